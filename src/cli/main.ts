@@ -1,0 +1,75 @@
+/**
+ * The `continuum` command. `serve` runs the platform in this process; every other command talks to
+ * a running server over its REST API (`--server`, default http://127.0.0.1:8080), and every command
+ * that prints state takes `--json` (as kubectl's `-o json`).
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { demoCurlCommand, DEMO_MODEL_NAME, SERVER_VERSION, startServer } from '../server/index.js';
+import { registerModelCommands } from './models.js';
+import { registerTuneCommand } from './tune.js';
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is an integer from 0 to 65535');
+  return n;
+}
+
+/** Builds the command tree (exported so tests can run commands in-process). */
+export function buildProgram(): Command {
+  const program = new Command('continuum')
+    .description('Deploy, serve and scale ML models across edge, fog and cloud (Open Inference Protocol v2).')
+    .version(SERVER_VERSION)
+    .showHelpAfterError();
+
+  program
+    .command('serve')
+    .description('run the platform: management API, OIP REST and gRPC, runtime, with a demo model on first start')
+    .option('--host <host>', 'interface to bind', '127.0.0.1')
+    .option('--port <port>', 'HTTP port (REST: OIP and /api/v1)', parsePort, 8080)
+    .option('--grpc-port <port>', 'gRPC port (OIP gRPC)', parsePort, 8081)
+    .option('--data-dir <dir>', 'data directory (default: $CONTINUUM_HOME or ./.continuum)')
+    .option('--no-demo', 'do not register the demo model')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'warn')
+    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; logLevel: 'warn' }) => {
+      const server = await startServer({
+        host: opts.host,
+        port: opts.port,
+        grpcPort: opts.grpcPort,
+        demo: opts.demo,
+        logLevel: opts.logLevel,
+        ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),
+      });
+      const out = process.stdout;
+      out.write(`Continuum ${SERVER_VERSION} serving at ${server.url} (gRPC on port ${server.grpcPort}); data in ${server.options.dataDir}\n`);
+      if (server.newToken !== undefined) {
+        out.write(`Management token (shown once, store it; send as "Authorization: Bearer ..." or CONTINUUM_TOKEN):\n  ${server.newToken}\n`);
+      }
+      if (server.runtime.loadedVersions().some((v) => v.name === DEMO_MODEL_NAME)) {
+        out.write(`Try the demo model:\n  ${demoCurlCommand(server.url)}\n`);
+      }
+      let signals = 0;
+      const stop = (signal: string): void => {
+        signals += 1;
+        if (signals > 1) process.exit(1);
+        out.write(`${signal}: draining in-flight requests, then exiting\n`);
+        server.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            process.stderr.write(`continuum: shutdown failed: ${String(err)}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    });
+
+  registerModelCommands(program);
+  registerTuneCommand(program);
+  return program;
+}
+
+/** Runs the CLI with process.argv-style arguments. */
+export async function main(argv: readonly string[]): Promise<void> {
+  await buildProgram().parseAsync([...argv]);
+}

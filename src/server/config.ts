@@ -1,0 +1,67 @@
+/**
+ * Options of `continuum serve`, compiled once into the shape the server runs with.
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ContinuumError } from '../errors.js';
+
+/** Friendly options of `continuum serve` (CLI flags map one to one). */
+export interface ServeOptions {
+  /** Interface the HTTP and gRPC servers bind to. @default '127.0.0.1' */
+  readonly host?: string;
+  /** HTTP port (OIP REST, management API); 0 picks a free port. @default 8080 */
+  readonly port?: number;
+  /** gRPC port (OIP gRPC); 0 picks a free port. @default 8081 */
+  readonly grpcPort?: number;
+  /** Data directory. @default $CONTINUUM_HOME or ./.continuum */
+  readonly dataDir?: string;
+  /** Register and load the demo model on first start. @default true */
+  readonly demo?: boolean;
+  /** Largest model artifact accepted by a push. @default 1 GiB */
+  readonly maxArtifactBytes?: number;
+  /** How long SIGTERM waits for in-flight requests before closing. @default 30000 */
+  readonly drainTimeoutMs?: number;
+  /** Log level (pino). @default 'info' */
+  readonly logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** Serve options after validation and defaults. */
+export interface CompiledServeOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly grpcPort: number;
+  readonly dataDir: string;
+  readonly demo: boolean;
+  readonly maxArtifactBytes: number;
+  readonly drainTimeoutMs: number;
+  readonly logLevel: NonNullable<ServeOptions['logLevel']>;
+}
+
+const port = z.number().int().min(0).max(65535);
+
+const schema = z.object({
+  host: z.string().min(1).max(253).default('127.0.0.1'),
+  port: port.default(8080),
+  grpcPort: port.default(8081),
+  dataDir: z.string().min(1).optional(),
+  demo: z.boolean().default(true),
+  maxArtifactBytes: z.number().int().positive().default(1024 ** 3),
+  drainTimeoutMs: z.number().int().min(0).default(30_000),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/** The data directory when none is given: `$CONTINUUM_HOME`, else `./.continuum`. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env['CONTINUUM_HOME'] ?? '.continuum');
+}
+
+/** Validates serve options and fills the defaults. */
+export function compileServeOptions(options: ServeOptions = {}): CompiledServeOptions {
+  const parsed = schema.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', `invalid serve option ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
+  }
+  const o = parsed.data;
+  return { ...o, dataDir: o.dataDir === undefined ? defaultDataDir() : resolve(o.dataDir) };
+}
