@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
     // Real ONNX Runtime sessions, real servers and real child processes: give them room.
     testTimeout: 60_000,
     hookTimeout: 60_000,
