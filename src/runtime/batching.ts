@@ -1,0 +1,86 @@
+/**
+ * Batch formation of the dynamic batcher, as a pure function: a snapshot of the queue, the
+ * model's batching options and the current time in, the next batch (or when to look again) out.
+ * Semantics follow Triton's dynamic batcher (Triton Inference Server docs, "Dynamic Batcher"):
+ * preferred batch sizes are sent at once, otherwise the batcher waits up to the queue delay for
+ * the batch to fill to the maximum size, and a delay of 0 sends whatever is queued.
+ */
+
+/** What the batcher needs to know about one queued request. */
+export interface QueuedRequestView {
+  /** Slots the request takes: its own first (batch) dimension. */
+  readonly batchSize: number;
+  /** Requests batch together only when their non-batch dimensions and datatypes match. */
+  readonly shapeKey: string;
+  /** Arrival time, microseconds on the batcher's monotonic clock. */
+  readonly arrivalUs: number;
+  /** When the request must have started running, same clock; Infinity for none. */
+  readonly deadlineUs: number;
+}
+
+/** The options that steer batch formation (from the compiled model runtime options). */
+export interface BatchingPolicy {
+  /** Largest batch in slots; 1 means every request runs alone. */
+  readonly maxBatchSize: number;
+  /** Sorted ascending; a batch of one of these sizes is sent without waiting. */
+  readonly preferredBatchSizes: readonly number[];
+  readonly maxQueueDelayUs: number;
+}
+
+/** The decision for one look at the queue. */
+export interface BatchDecision {
+  /** Indices (into the snapshot) of requests whose deadline passed: answer TIMEOUT, never run. */
+  readonly expired: readonly number[];
+  /** Indices of the requests that form the next batch, in queue order; empty when none now. */
+  readonly batch: readonly number[];
+  /** When to look again (microseconds) if nothing else happens: batch delay or the next deadline. */
+  readonly wakeAtUs: number | undefined;
+}
+
+/**
+ * Decides what the batcher does now. `instanceFree` says whether an instance could take a batch;
+ * when none is free only expiry is decided (and when to next check for it).
+ *
+ * The oldest live request always belongs to the next batch, so nothing starves. Requests of the
+ * same shape are added in queue order while they fit into `maxBatchSize`; one that does not fit
+ * is skipped for a later batch.
+ */
+export function formBatch(
+  queue: readonly QueuedRequestView[],
+  policy: BatchingPolicy,
+  nowUs: number,
+  instanceFree: boolean,
+): BatchDecision {
+  const expired: number[] = [];
+  let head = -1;
+  let nextDeadlineUs = Infinity;
+  for (let i = 0; i < queue.length; i++) {
+    const r = queue[i] as QueuedRequestView;
+    if (r.deadlineUs <= nowUs) expired.push(i);
+    else {
+      if (head < 0) head = i;
+      if (r.deadlineUs < nextDeadlineUs) nextDeadlineUs = r.deadlineUs;
+    }
+  }
+  const deadlineWake = nextDeadlineUs === Infinity ? undefined : nextDeadlineUs;
+  if (head < 0 || !instanceFree) return { expired, batch: [], wakeAtUs: deadlineWake };
+
+  const first = queue[head] as QueuedRequestView;
+  const batch = [head];
+  let size = first.batchSize;
+  // Largest prefix of `batch` whose size is a preferred batch size: [length, size].
+  let preferredLength = policy.preferredBatchSizes.includes(size) ? 1 : 0;
+  for (let i = head + 1; i < queue.length && size < policy.maxBatchSize; i++) {
+    const r = queue[i] as QueuedRequestView;
+    if (r.deadlineUs <= nowUs || r.shapeKey !== first.shapeKey || size + r.batchSize > policy.maxBatchSize) continue;
+    batch.push(i);
+    size += r.batchSize;
+    if (policy.preferredBatchSizes.includes(size)) preferredLength = batch.length;
+  }
+
+  const sendAll = size >= policy.maxBatchSize || policy.maxQueueDelayUs === 0 || nowUs >= first.arrivalUs + policy.maxQueueDelayUs;
+  if (sendAll) return { expired, batch, wakeAtUs: undefined };
+  if (preferredLength > 0) return { expired, batch: batch.slice(0, preferredLength), wakeAtUs: undefined };
+  const delayWake = first.arrivalUs + policy.maxQueueDelayUs;
+  return { expired, batch: [], wakeAtUs: deadlineWake === undefined ? delayWake : Math.min(delayWake, deadlineWake) };
+}
