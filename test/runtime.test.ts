@@ -11,7 +11,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ContinuumError, type ErrorCode } from '../src/errors.js';
 import type { Datatype, InferRequest, InferResponse, Signature, Tensor, TensorData } from '../src/oip/types.js';
 import { buildIdentity, buildMlp, buildModel } from '../src/onnx/build.js';
-import { Runtime, type ModelRuntimeOptions, type ModelSource, type ResolvedModelVersion } from '../src/runtime/index.js';
+import { Runtime, tuneModel, type ModelRuntimeOptions, type ModelSource, type ResolvedModelVersion } from '../src/runtime/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'continuum-runtime-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -461,5 +461,28 @@ describe('PP-OCRv4 recognizer', () => {
     let maxDiff = 0;
     for (let i = 0; i < row0.length; i++) maxDiff = Math.max(maxDiff, Math.abs((row0[i] as number) - (single0[i] as number)));
     expect(maxDiff).toBeLessThan(1e-4);
+  });
+});
+
+describe('tune', () => {
+  it('measures every candidate at every concurrency and returns the best options', async () => {
+    const source = new TempDirSource().add('mlp', '1', buildMlp({ inputSize: 4, hiddenSizes: [8], outputSize: 3 }), MLP_SIGNATURE, { maxQueueSize: 256 });
+    const result = await tuneModel(source.resolve('mlp'), {
+      instances: [1],
+      intraOpThreads: [1],
+      maxBatchSizes: [0, 16],
+      concurrencies: [1, 16],
+      warmUpMs: 20,
+      measureMs: 150,
+    });
+    expect(result.trials.map((t) => [t.options.maxBatchSize, t.concurrency])).toEqual([[0, 1], [0, 16], [16, 1], [16, 16]]);
+    for (const t of result.trials) {
+      expect(t.errors).toBe(0);
+      expect(t.throughput).toBeGreaterThan(0);
+      expect(t.p99Ms).toBeGreaterThanOrEqual(t.p50Ms);
+    }
+    expect(result.trials).toContain(result.bestTrial);
+    expect(result.best).toEqual(result.bestTrial.options);
+    expect(result.best.maxQueueSize).toBe(256);
   });
 });

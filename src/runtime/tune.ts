@@ -1,0 +1,170 @@
+/**
+ * `continuum tune`: Triton's model analyzer in small. Loads a model version with each candidate
+ * runtime configuration (instances × intra-op threads × largest batch), drives it in process with
+ * closed-loop clients at a few concurrencies for a short measured window each, and picks the
+ * configuration that carries the most load without giving up tail latency (see {@link pickBest}).
+ */
+import { availableParallelism } from 'node:os';
+import { ContinuumError } from '../errors.js';
+import type { InferRequest, Tensor } from '../oip/types.js';
+import { LoadedModelVersion } from './model.js';
+import { compileRuntimeOptions } from './options.js';
+import type { ModelRuntimeOptions, ResolvedModelVersion } from './service.js';
+import { zeros } from './tensors.js';
+import { isBatchable } from './validate.js';
+
+/** Options of {@link tuneModel}; every grid is a list of candidate values. */
+export interface TuneOptions {
+  /** @default [1, 2] */
+  readonly instances?: readonly number[];
+  /** @default [1, 2] */
+  readonly intraOpThreads?: readonly number[];
+  /** Ignored (only 0) for a model that cannot be batched. @default [0, 8, 32] */
+  readonly maxBatchSizes?: readonly number[];
+  /** Closed-loop clients, one request in flight each. @default [1, 8, 32] */
+  readonly concurrencies?: readonly number[];
+  /** Measured window per trial. @default 1000 */
+  readonly measureMs?: number;
+  /** Unmeasured load before each window, so caches and the batcher settle. @default 200 */
+  readonly warmUpMs?: number;
+  /** A trial qualifies when its p99 is within this factor of the best p99 at its concurrency. @default 2 */
+  readonly p99Factor?: number;
+  /** Size of dynamic non-batch dimensions in the generated requests (e.g. an image width). @default 1 */
+  readonly dynamicDimSize?: number;
+  /** Skip candidates using more threads (instances × intra-op threads) than this. @default the machine's cores */
+  readonly maxThreads?: number;
+}
+
+/** The measurements of one candidate configuration at one concurrency. */
+export interface TuneTrial {
+  readonly options: ModelRuntimeOptions;
+  readonly concurrency: number;
+  /** Items answered per second (each generated request carries one). */
+  readonly throughput: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly requests: number;
+  readonly errors: number;
+}
+
+/** What {@link tuneModel} found: every trial, and the options to store for the model version. */
+export interface TuneResult {
+  readonly trials: readonly TuneTrial[];
+  readonly best: ModelRuntimeOptions;
+  readonly bestTrial: TuneTrial;
+}
+
+/**
+ * The pick rule, a pure function: a trial qualifies when it had no errors and its p99 latency is
+ * within `p99Factor` of the best p99 measured at the same concurrency (comparing tails across
+ * concurrencies would only reward low load). Of the qualifying trials the one with the highest
+ * throughput wins; on a tie, the lower p99. Returns undefined when no trial qualifies.
+ */
+export function pickBest(trials: readonly TuneTrial[], p99Factor: number): TuneTrial | undefined {
+  const bestP99 = new Map<number, number>();
+  for (const t of trials) {
+    if (t.errors > 0) continue;
+    bestP99.set(t.concurrency, Math.min(bestP99.get(t.concurrency) ?? Infinity, t.p99Ms));
+  }
+  let best: TuneTrial | undefined;
+  for (const t of trials) {
+    if (t.errors > 0 || t.p99Ms > (bestP99.get(t.concurrency) ?? Infinity) * p99Factor) continue;
+    if (best === undefined || t.throughput > best.throughput || (t.throughput === best.throughput && t.p99Ms < best.p99Ms)) best = t;
+  }
+  return best;
+}
+
+/** The candidate configurations: the grids' product, without ones that oversubscribe the cores. */
+export function candidateOptions(base: ModelRuntimeOptions, batchable: boolean, opts: TuneOptions = {}): ModelRuntimeOptions[] {
+  const maxThreads = opts.maxThreads ?? availableParallelism();
+  const out: ModelRuntimeOptions[] = [];
+  for (const instances of opts.instances ?? [1, 2]) {
+    for (const intraOpThreads of opts.intraOpThreads ?? [1, 2]) {
+      if (instances * Math.max(1, intraOpThreads) > Math.max(1, maxThreads)) continue;
+      for (const maxBatchSize of batchable ? (opts.maxBatchSizes ?? [0, 8, 32]) : [0]) {
+        const preferredBatchSizes = (base.preferredBatchSizes ?? []).filter((p) => p <= maxBatchSize);
+        out.push({ ...base, instances, intraOpThreads, maxBatchSize, preferredBatchSizes });
+      }
+    }
+  }
+  return out;
+}
+
+/** A batch-1 request of zeros shaped from the signature (dynamic non-batch dims = `dynamicDimSize`). */
+function syntheticRequest(resolved: ResolvedModelVersion, dynamicDimSize: number): InferRequest {
+  const inputs: Tensor[] = resolved.signature.inputs.map((spec) => {
+    const shape = spec.shape.map((d, i) => (d >= 0 ? d : i === 0 ? 1 : dynamicDimSize));
+    return { name: spec.name, datatype: spec.datatype, shape, data: zeros(spec.datatype, shape.reduce((a, b) => a * b, 1)) };
+  });
+  return { inputs };
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+async function measure(model: LoadedModelVersion, request: InferRequest, concurrency: number, warmUpMs: number, measureMs: number): Promise<Omit<TuneTrial, 'options'>> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  const measureFrom = start + warmUpMs;
+  const end = measureFrom + measureMs;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let sent = performance.now(); sent < end; sent = performance.now()) {
+        try {
+          await model.infer(request, Infinity);
+          if (sent >= measureFrom) latencies.push(performance.now() - sent);
+        } catch {
+          if (sent >= measureFrom) errors += 1;
+        }
+      }
+    }),
+  );
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    concurrency,
+    throughput: latencies.length / (measureMs / 1000),
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    requests: latencies.length + errors,
+    errors,
+  };
+}
+
+/**
+ * Measures every candidate configuration of `resolved` at every concurrency, one after another
+ * (so trials do not compete for the cores), and returns the trials and the best options.
+ * Throws CONTINUUM_ERR_LOAD_FAILED when the model cannot be loaded with any candidate.
+ */
+export async function tuneModel(resolved: ResolvedModelVersion, opts: TuneOptions = {}): Promise<TuneResult> {
+  const request = syntheticRequest(resolved, opts.dynamicDimSize ?? 1);
+  const trials: TuneTrial[] = [];
+  let lastError: unknown;
+  for (const options of candidateOptions(resolved.runtimeOptions, isBatchable(resolved.signature), opts)) {
+    let model: LoadedModelVersion;
+    try {
+      model = await LoadedModelVersion.load(resolved, compileRuntimeOptions(options));
+    } catch (err) {
+      lastError = err;
+      continue;
+    }
+    try {
+      for (const concurrency of opts.concurrencies ?? [1, 8, 32]) {
+        trials.push({ options, ...(await measure(model, request, concurrency, opts.warmUpMs ?? 200, opts.measureMs ?? 1000)) });
+      }
+    } finally {
+      await model.drain();
+      await model.release();
+    }
+  }
+  const bestTrial = pickBest(trials, opts.p99Factor ?? 2);
+  if (bestTrial === undefined) {
+    throw new ContinuumError('CONTINUUM_ERR_LOAD_FAILED', `tuning model '${resolved.name}' version ${resolved.version} found no configuration that runs`, {
+      cause: lastError,
+      details: { model: resolved.name, version: resolved.version },
+    });
+  }
+  return { trials, best: bestTrial.options, bestTrial };
+}
