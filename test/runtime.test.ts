@@ -164,6 +164,15 @@ describe('datatypes', () => {
     expect(stats?.batch_stats.map((b) => b.batch_size)).toContain(10);
   });
 
+  it('reads tensor data that is a view into a larger buffer (as binary-tensor bodies are)', async () => {
+    const runtime = runtimeOver(new TempDirSource().add('rowsum', '1', ROW_SUM, ROW_SUM_SIGNATURE));
+    await runtime.loadModel('rowsum');
+    const body = Float32Array.from([99, 99, 1, 2, 3, 4, 99]);
+    const response = await runtime.infer('rowsum', undefined, { inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 2], data: body.subarray(2, 6) }] });
+    expect(Array.from(output(response, 'sum').data as Float32Array)).toEqual([3, 7]);
+    expect(Array.from(output(response, 'square').data as Float32Array)).toEqual([1, 4, 9, 16]);
+  });
+
   it('refuses BYTES that ONNX string tensors cannot carry unchanged: NUL bytes, invalid UTF-8', async () => {
     const runtime = runtimeOver(
       new TempDirSource().add('strings', '1', buildIdentity([{ datatype: 'BYTES', shape: ['b'] }]), {
@@ -283,6 +292,33 @@ describe('dynamic batching', () => {
     const [stats] = runtime.statistics('mlp');
     expect(stats?.execution_count).toBe(0);
     expect(stats?.inference_stats.fail.count).toBe(2);
+  });
+
+  it('times out a request queued behind a long run without running it', async () => {
+    // x [batch, 512] through 24 MatMuls with a 512 x 512 weight: a 256-row batch takes a while.
+    const weight = Float32Array.from({ length: 512 * 512 }, (_, i) => ((i % 7) - 3) / 512);
+    const slow = buildModel({
+      inputs: [{ name: 'x', datatype: 'FP32', shape: ['batch', 512] }],
+      outputs: [{ name: 'y', datatype: 'FP32', shape: ['batch', 512] }],
+      initializers: [{ name: 'W', dims: [512, 512], values: weight }],
+      nodes: Array.from({ length: 24 }, (_, i) => ({ op: 'MatMul', inputs: [i === 0 ? 'x' : `h${i}`, 'W'], outputs: [i === 23 ? 'y' : `h${i + 1}`] })),
+    });
+    const signature: Signature = { inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 512] }], outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 512] }] };
+    const runtime = runtimeOver(new TempDirSource().add('slow', '1', slow, signature, { maxBatchSize: 256 }));
+    await runtime.loadModel('slow');
+    const big = runtime.infer('slow', undefined, { inputs: [fp32('x', [256, 512], new Array<number>(256 * 512).fill(0.01))] });
+    await new Promise((r) => setImmediate(r));
+    const started = performance.now();
+    const late = runtime.infer('slow', undefined, { inputs: [fp32('x', [1, 512], new Array<number>(512).fill(0.01))] }, { deadlineMs: Date.now() + 5 });
+    await expectCode(late, 'CONTINUUM_ERR_TIMEOUT');
+    const waitedMs = performance.now() - started;
+    await big;
+    const [stats] = runtime.statistics('slow');
+    // Only the long run executed; the late request was answered when the instance came free.
+    expect(waitedMs).toBeGreaterThan(5);
+    expect(stats?.execution_count).toBe(1);
+    expect(stats?.inference_count).toBe(256);
+    expect(stats?.inference_stats.fail.count).toBe(1);
   });
 
   it('sends a preferred batch size at once and otherwise waits the queue delay', async () => {
