@@ -66,6 +66,25 @@ export type TensorData =
   | Float64Array
   | Uint8Array[];
 
+/** Typed storage of every fixed-size datatype (everything but BYTES). */
+export type NumericTensorData = Exclude<TensorData, Uint8Array[]>;
+
+/** The typed-array class that stores each fixed-size datatype (see {@link TensorData}). */
+export const STORAGE_OF: Readonly<Record<Exclude<Datatype, 'BYTES'>, new (length: number) => NumericTensorData>> = {
+  BOOL: Uint8Array,
+  UINT8: Uint8Array,
+  UINT16: Uint16Array,
+  UINT32: Uint32Array,
+  UINT64: BigUint64Array,
+  INT8: Int8Array,
+  INT16: Int16Array,
+  INT32: Int32Array,
+  INT64: BigInt64Array,
+  FP16: Uint16Array,
+  FP32: Float32Array,
+  FP64: Float64Array,
+};
+
 /** A value of an OIP `parameters` map. */
 export type Parameter = string | number | boolean;
 

@@ -1,0 +1,148 @@
+/**
+ * A real OIP server for the gateway's end-to-end suites: ONNX models built in code and written to
+ * a temp dir, served by the real Runtime (real ONNX Runtime) behind the REST plugin on Fastify and
+ * the gRPC server, both on 127.0.0.1 with port 0. The model source is a small in-memory map: the
+ * registry is not what these suites test.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { ContinuumError } from '../src/errors.js';
+import { compileRequestLimits, GRPC_PROTO_PATH, httpErrorHandler, oipRestPlugin, startGrpcServer } from '../src/gateway/index.js';
+import type { GrpcServerHandle, RequestLimits } from '../src/gateway/index.js';
+import type { Datatype, Signature } from '../src/oip/types.js';
+import { DATATYPES } from '../src/oip/types.js';
+import { buildIdentity, buildMlp } from '../src/onnx/build.js';
+import { Runtime } from '../src/runtime/index.js';
+import type { ModelSource, ResolvedModelVersion } from '../src/runtime/index.js';
+
+/** A model to serve: its ONNX bytes and signature, under a name and version. */
+export interface FixtureModel {
+  readonly name: string;
+  readonly version: string;
+  readonly bytes: Uint8Array;
+  readonly signature: Signature;
+}
+
+/** Name of the identity model of a datatype: `in_0` → `out_0`, shape [batch, 3]. */
+export const identityModel = (datatype: Datatype): string => `id-${datatype.toLowerCase()}`;
+
+/** Every datatype's identity model, and `mlp` (FP32 [batch,4] → `output` FP32 [batch,3], `label` INT64 [batch]). */
+export function standardModels(): FixtureModel[] {
+  const identities = DATATYPES.map((datatype) => ({
+    name: identityModel(datatype),
+    version: '1',
+    bytes: buildIdentity([{ datatype, shape: ['batch', 3] }]),
+    signature: { inputs: [{ name: 'in_0', datatype, shape: [-1, 3] }], outputs: [{ name: 'out_0', datatype, shape: [-1, 3] }] },
+  }));
+  const mlp = {
+    name: 'mlp',
+    version: '1',
+    bytes: buildMlp({ inputSize: 4, hiddenSizes: [8], outputSize: 3, argmaxLabel: true }),
+    signature: {
+      inputs: [{ name: 'input', datatype: 'FP32' as const, shape: [-1, 4] }],
+      outputs: [
+        { name: 'output', datatype: 'FP32' as const, shape: [-1, 3] },
+        { name: 'label', datatype: 'INT64' as const, shape: [-1] },
+      ],
+    },
+  };
+  return [...identities, mlp];
+}
+
+/** An in-memory model source over ONNX files in a temp dir (the registry's role in production). */
+class TempDirModelSource implements ModelSource {
+  private readonly versions: ResolvedModelVersion[] = [];
+
+  constructor(dir: string, models: readonly FixtureModel[]) {
+    for (const m of models) {
+      const artifactPath = join(dir, `${m.name}-${m.version}.onnx`);
+      writeFileSync(artifactPath, m.bytes);
+      this.versions.push({ name: m.name, version: m.version, artifactPath, sha256: `${m.name}-${m.version}`, signature: m.signature, runtimeOptions: {} });
+    }
+  }
+
+  resolve(name: string, version?: string): ResolvedModelVersion {
+    const all = this.versions.filter((v) => v.name === name);
+    if (all.length === 0) throw new ContinuumError('CONTINUUM_ERR_MODEL_NOT_FOUND', `model '${name}' not found`);
+    const found = version === undefined ? all[all.length - 1] : all.find((v) => v.version === version);
+    if (found === undefined) throw new ContinuumError('CONTINUUM_ERR_VERSION_NOT_FOUND', `model '${name}' has no version '${version}'`);
+    return found;
+  }
+
+  listDefaults(): readonly { readonly name: string; readonly version: string }[] {
+    const names = [...new Set(this.versions.map((v) => v.name))];
+    return names.map((name) => ({ name, version: this.resolve(name).version }));
+  }
+}
+
+/** A running REST + gRPC server over a real Runtime. */
+export interface OipServer {
+  readonly url: string;
+  readonly grpcPort: number;
+  readonly runtime: Runtime;
+  readonly app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** Starts the servers with `models` loaded (all of them unless `load` names a subset). */
+export async function startOipServer(
+  models: readonly FixtureModel[] = standardModels(),
+  limits: RequestLimits = {},
+  load: readonly string[] = [...new Set(models.map((m) => m.name))],
+): Promise<OipServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'continuum-oip-'));
+  const runtime = new Runtime({ source: new TempDirModelSource(dir, models) });
+  for (const name of load) await runtime.loadModel(name);
+  const compiled = compileRequestLimits(limits);
+  // The same composition as the server: root error handler, not-found handler, plugin at the root.
+  const app = Fastify({ logger: false, bodyLimit: compiled.maxBodyBytes });
+  app.setErrorHandler(httpErrorHandler);
+  app.setNotFoundHandler((req, reply) => {
+    httpErrorHandler(new ContinuumError('CONTINUUM_ERR_ROUTE_NOT_FOUND', `no route ${req.method} ${req.url}`), req, reply);
+  });
+  await app.register(oipRestPlugin, { service: runtime, limits: compiled });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  let grpcServer: GrpcServerHandle;
+  try {
+    grpcServer = await startGrpcServer({ service: runtime, host: '127.0.0.1', port: 0, limits: compiled });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    grpcPort: grpcServer.port,
+    runtime,
+    app,
+    close: async () => {
+      await Promise.all([app.close(), grpcServer.close()]);
+      await runtime.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A unary call of the OIP gRPC service, promisified; rejects with the grpc-js ServiceError. */
+export type GrpcCall = (method: string, request: object) => Promise<Record<string, unknown>>;
+
+/** A Node gRPC client of `inference.GRPCInferenceService` built from the gateway's proto. */
+export function grpcClient(port: number): { call: GrpcCall; close(): void } {
+  const definition = protoLoader.loadSync(GRPC_PROTO_PATH, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  const pkg = grpc.loadPackageDefinition(definition) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } };
+  const client = new pkg.inference.GRPCInferenceService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const call: GrpcCall = (method, request) =>
+    new Promise((resolve, reject) => {
+      // Methods of a generated client are looked up by name; the constructor's type does not list them.
+      const fn = (client as unknown as Record<string, (r: object, cb: (e: grpc.ServiceError | null, v: Record<string, unknown>) => void) => void>)[method];
+      if (fn === undefined) throw new Error(`no gRPC method ${method}`);
+      fn.call(client, request, (err, value) => (err === null ? resolve(value) : reject(err)));
+    });
+  return { call, close: () => client.close() };
+}
