@@ -13,7 +13,9 @@ import { modelsApiPlugin } from './models.js';
 import type { ModelsApiOptions } from './models.js';
 
 const MAX_BYTES = 64 * 1024;
-const model = buildMlp({ inputSize: 4, hiddenSizes: [8], outputSize: 3 });
+/** About 2 KiB: over the app's JSON body limit below, so pushes prove they stream past it. */
+const model = buildMlp({ inputSize: 4, hiddenSizes: [64], outputSize: 3 });
+const APP_BODY_LIMIT = 1024;
 
 let dataDir: string;
 let registry: Registry;
@@ -22,7 +24,7 @@ let base: string;
 
 /** A Fastify app with the plugin under /api/v1 and the minimal ContinuumError → `{error, code}` handler the server installs. */
 async function startApi(extra: Partial<ModelsApiOptions> = {}): Promise<void> {
-  app = Fastify();
+  app = Fastify({ bodyLimit: APP_BODY_LIMIT });
   app.setErrorHandler((err, _request, reply) => {
     const e = toContinuumError(err);
     void reply.code(e.httpStatus).send(errorBody(e));
@@ -85,6 +87,7 @@ describe('POST /api/v1/models/:name/versions', () => {
     });
     expect(res.body.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(typeof res.body.created_at).toBe('string');
+    expect(model.length).toBeGreaterThan(APP_BODY_LIMIT);
   });
 
   it('stores a chunked raw push and numbers versions', async () => {

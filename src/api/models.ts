@@ -12,7 +12,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { ContinuumError } from '../errors.js';
-import { checkLabels, parseLabelList } from '../registry/index.js';
+import { checkLabels, modelTooLarge, parseLabelList } from '../registry/index.js';
 import type { Labels, ModelVersion, Registry, StagedArtifact } from '../registry/index.js';
 
 /** Options of {@link modelsApiPlugin}. */
@@ -79,31 +79,34 @@ export const modelsApiPlugin: FastifyPluginAsync<ModelsApiOptions> = async (app,
   };
 
   app.post('/models/:name/versions', async (request, reply) => {
-    const { name } = parse(nameParams, request.params, 'path');
-    const query = parse(pushQuery, request.query, 'query');
-    // Refuse a declared oversize body before reading a byte of it.
-    const declared = Number(request.headers['content-length'] ?? Number.NaN);
-    if (declared > maxArtifactBytes + MAX_FORM_FIELDS * MAX_FORM_FIELD_BYTES || (!request.isMultipart() && declared > maxArtifactBytes)) {
-      throw tooLarge(maxArtifactBytes);
-    }
-    const labels = query.labels === undefined ? undefined : parseLabelList([query.labels]);
     let version: ModelVersion;
     try {
-      if (request.isMultipart()) version = await pushMultipart(registry, request, name, { version: query.version, labels }, maxArtifactBytes);
-      else if (request.body instanceof Readable) {
-        version = await registry.pushVersion(name, request.body, { version: query.version, labels, maxBytes: maxArtifactBytes });
-      } else {
-        throw new ContinuumError(
-          'CONTINUUM_ERR_UNSUPPORTED_MEDIA_TYPE',
-          'send the ONNX file as the raw body with Content-Type: application/octet-stream, or as the `file` field of a multipart/form-data form',
-        );
-      }
+      version = await pushFromRequest(request);
     } catch (err) {
       closeUnreadRequest(request, reply);
       throw err;
     }
     return reply.code(201).send(await afterPush(version));
   });
+
+  /** Reads a push in either form; the body streams straight into the registry. */
+  const pushFromRequest = async (request: FastifyRequest): Promise<ModelVersion> => {
+    const { name } = parse(nameParams, request.params, 'path');
+    const query = parse(pushQuery, request.query, 'query');
+    const labels = query.labels === undefined ? undefined : parseLabelList([query.labels]);
+    const multipartForm = request.isMultipart();
+    // Refuse a declared oversize body before reading a byte of it (form fields may add their limit).
+    const declared = Number(request.headers['content-length'] ?? Number.NaN);
+    if (declared > maxArtifactBytes + (multipartForm ? MAX_FORM_FIELDS * MAX_FORM_FIELD_BYTES : 0)) throw modelTooLarge(maxArtifactBytes);
+    if (multipartForm) return pushMultipart(registry, request, name, { version: query.version, labels }, maxArtifactBytes);
+    if (request.body instanceof Readable) {
+      return registry.pushVersion(name, request.body, { version: query.version, labels, maxBytes: maxArtifactBytes });
+    }
+    throw new ContinuumError(
+      'CONTINUUM_ERR_UNSUPPORTED_MEDIA_TYPE',
+      'send the ONNX file as the raw body with Content-Type: application/octet-stream, or as the `file` field of a multipart/form-data form',
+    );
+  };
 
   app.get('/models', async () => ({ models: registry.listModels() }));
 
@@ -148,12 +151,6 @@ export const modelsApiPlugin: FastifyPluginAsync<ModelsApiOptions> = async (app,
     return reply.code(204).send();
   });
 };
-
-function tooLarge(maxArtifactBytes: number): ContinuumError {
-  return new ContinuumError('CONTINUUM_ERR_MODEL_TOO_LARGE', `model artifact is larger than the limit of ${maxArtifactBytes} bytes`, {
-    details: { limitBytes: maxArtifactBytes },
-  });
-}
 
 /**
  * After a refused upload the rest of the body is still on the wire; the error response asks the

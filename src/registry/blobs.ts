@@ -11,7 +11,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmS
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ContinuumError } from '../errors.js';
+import { modelTooLarge } from './names.js';
 
 /** An upload written to a temp file and hashed, not yet placed in the store. */
 export interface StagedBlob {
@@ -60,9 +60,7 @@ export class BlobStore {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
         sizeBytes += bytes.byteLength;
         if (sizeBytes > maxBytes) {
-          throw new ContinuumError('CONTINUUM_ERR_MODEL_TOO_LARGE', `model artifact is larger than the limit of ${maxBytes} bytes`, {
-            details: { limitBytes: maxBytes },
-          });
+          throw modelTooLarge(maxBytes);
         }
         hash.update(bytes);
         await file.write(bytes);

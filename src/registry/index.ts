@@ -16,5 +16,5 @@ export type {
 } from './registry.js';
 export { inspectOnnx, escapesModelFolder, ALLOWED_OPSET_DOMAINS } from './inspect.js';
 export type { InspectLimits, OnnxInspection } from './inspect.js';
-export { checkName, checkLabels, parseLabelList, NAME_PATTERN, LABEL_VALUE_PATTERN, MAX_LABELS } from './names.js';
+export { checkName, checkLabels, parseLabelList, modelTooLarge, NAME_PATTERN, LABEL_VALUE_PATTERN, MAX_LABELS } from './names.js';
 export type { Labels, NameKind } from './names.js';

@@ -9,6 +9,7 @@ import onnxProto from 'onnx-proto';
 import { ContinuumError } from '../errors.js';
 import type { Datatype, Signature, TensorSpec } from '../oip/types.js';
 import { ONNX_ELEM_TYPE_OF } from '../onnx/build.js';
+import { modelTooLarge } from './names.js';
 
 const { onnx } = onnxProto;
 type GraphProto = onnxProto.onnx.IGraphProto;
@@ -41,15 +42,14 @@ const DATATYPE_OF_ELEM_TYPE: ReadonlyMap<number, Datatype> = new Map(
   Object.entries(ONNX_ELEM_TYPE_OF).map(([datatype, elemType]) => [elemType, datatype as Datatype]),
 );
 
+const ElemType = onnx.TensorProto.DataType;
+
 /** Bytes per element of each ONNX element type (onnx.proto "DataType"); STRING counted as 1 per element. */
 const ELEM_TYPE_BYTES: ReadonlyMap<number, number> = new Map([
-  [1, 4], [2, 1], [3, 1], [4, 2], [5, 2], [6, 4], [7, 8], [8, 1], [9, 1], [10, 2], [11, 8], [12, 4], [13, 8],
-  [14, 8], [15, 16], [16, 2],
-]);
-
-/** Names of ONNX element types with no OIP v2 datatype, for error messages. */
-const UNSERVABLE_ELEM_TYPES: ReadonlyMap<number, string> = new Map([
-  [0, 'UNDEFINED'], [14, 'COMPLEX64'], [15, 'COMPLEX128'], [16, 'BFLOAT16'],
+  [ElemType.FLOAT, 4], [ElemType.UINT8, 1], [ElemType.INT8, 1], [ElemType.UINT16, 2], [ElemType.INT16, 2],
+  [ElemType.INT32, 4], [ElemType.INT64, 8], [ElemType.STRING, 1], [ElemType.BOOL, 1], [ElemType.FLOAT16, 2],
+  [ElemType.DOUBLE, 8], [ElemType.UINT32, 4], [ElemType.UINT64, 8], [ElemType.COMPLEX64, 8], [ElemType.COMPLEX128, 16],
+  [ElemType.BFLOAT16, 2],
 ]);
 
 const DEFAULT_MAX_GRAPH_DEPTH = 32;
@@ -71,13 +71,7 @@ function toNumber(value: number | { toNumber(): number } | null | undefined): nu
  */
 export function inspectOnnx(bytes: Uint8Array, limits: InspectLimits): OnnxInspection {
   if (bytes.byteLength === 0) throw invalid('the file is empty');
-  if (bytes.byteLength > limits.maxModelBytes) {
-    throw new ContinuumError(
-      'CONTINUUM_ERR_MODEL_TOO_LARGE',
-      `model file is ${bytes.byteLength} bytes, more than the limit of ${limits.maxModelBytes} bytes`,
-      { details: { sizeBytes: bytes.byteLength, limitBytes: limits.maxModelBytes } },
-    );
-  }
+  if (bytes.byteLength > limits.maxModelBytes) throw modelTooLarge(limits.maxModelBytes);
   let model: onnxProto.onnx.ModelProto;
   try {
     model = onnx.ModelProto.decode(bytes);
@@ -223,7 +217,8 @@ function tensorSpec(info: ValueInfoProto, role: 'input' | 'output'): TensorSpec 
   const elemType = tensorType.elemType ?? 0;
   const datatype = DATATYPE_OF_ELEM_TYPE.get(elemType);
   if (datatype === undefined) {
-    const typeName = UNSERVABLE_ELEM_TYPES.get(elemType) ?? `element type ${elemType}`;
+    // protobufjs enums map numbers back to names (COMPLEX64, BFLOAT16, UNDEFINED...).
+    const typeName = (ElemType as unknown as Record<number, string | undefined>)[elemType] ?? `element type ${elemType}`;
     throw invalid(`${role} '${name}' has datatype ${typeName}, which has no Open Inference Protocol v2 equivalent`, { [role]: name, elemType });
   }
   // An unknown rank is reported as [-1], the convention Triton uses for a variable shape.

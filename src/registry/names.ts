@@ -78,3 +78,10 @@ export function nextIntegerVersion(highWater: number): string {
 export function integerVersion(version: string): number | undefined {
   return /^(0|[1-9][0-9]{0,14})$/.test(version) ? Number(version) : undefined;
 }
+
+/** The refusal of an artifact over the size limit, wherever the limit is noticed (declared length, stream, decode). */
+export function modelTooLarge(limitBytes: number): ContinuumError {
+  return new ContinuumError('CONTINUUM_ERR_MODEL_TOO_LARGE', `model artifact is larger than the limit of ${limitBytes} bytes`, {
+    details: { limitBytes },
+  });
+}

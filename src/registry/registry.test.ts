@@ -91,6 +91,20 @@ describe('Registry pushes', () => {
     expect(registry.listModels()).toEqual([]);
   });
 
+  it('stops reading an endless upload as soon as it passes the limit', async () => {
+    let pulled = 0;
+    const endless = Readable.from((function* () {
+      for (;;) {
+        pulled += 1;
+        yield new Uint8Array(1024);
+      }
+    })());
+    expect(await codeOf(() => registry.pushVersion('m', endless, { maxBytes: 8 * 1024 }))).toBe('CONTINUUM_ERR_MODEL_TOO_LARGE');
+    // Readable.from reads a little ahead of its consumer; far fewer than an unbounded read.
+    expect(pulled).toBeLessThan(64);
+    expect(readdirSync(join(dataDir, 'tmp'))).toEqual([]);
+  });
+
   it('stores identical content once', async () => {
     await registry.pushVersion('a', modelA);
     await registry.pushVersion('b', modelA);
