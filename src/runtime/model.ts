@@ -64,7 +64,13 @@ async function warmUp(session: ort.InferenceSession, inputs: readonly TensorSpec
   throw lastError;
 }
 
-/** A model version ready to serve: sessions, batcher and statistics. */
+/**
+ * A model version ready to serve: sessions, batcher and statistics. Each session is an instance
+ * that takes the next batch when free. onnxruntime-node executes `run` synchronously on this
+ * thread (its backend defers the native call with setImmediate), so instances take turns; a run
+ * uses several cores through its intra-op threads. While a run executes, arriving requests wait
+ * in the socket buffers and form the next batch, which is where batching throughput comes from.
+ */
 export class LoadedModelVersion {
   readonly name: string;
   readonly version: string;

@@ -40,7 +40,7 @@ describe('pickBest', () => {
 describe('candidateOptions', () => {
   it('spans the grids without oversubscribing the cores, and only batch 0 for a model that cannot batch', () => {
     const base = { maxQueueSize: 64, preferredBatchSizes: [4, 16] };
-    const batchable = candidateOptions(base, true, { maxThreads: 2 });
+    const batchable = candidateOptions(base, true, { instances: [1, 2], maxThreads: 2 });
     expect(batchable.map((o) => [o.instances, o.intraOpThreads, o.maxBatchSize])).toEqual([
       [1, 1, 0], [1, 1, 8], [1, 1, 32],
       [1, 2, 0], [1, 2, 8], [1, 2, 32],
@@ -48,6 +48,6 @@ describe('candidateOptions', () => {
     ]);
     expect(batchable.every((o) => o.maxQueueSize === 64)).toBe(true);
     expect(batchable.map((o) => o.preferredBatchSizes)).toContainEqual([4]);
-    expect(candidateOptions(base, false, { maxThreads: 2 }).map((o) => o.maxBatchSize)).toEqual([0, 0, 0]);
+    expect(candidateOptions(base, false, { maxThreads: 2 }).map((o) => [o.instances, o.intraOpThreads, o.maxBatchSize])).toEqual([[1, 1, 0], [1, 2, 0]]);
   });
 });

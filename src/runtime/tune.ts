@@ -15,7 +15,11 @@ import { isBatchable } from './validate.js';
 
 /** Options of {@link tuneModel}; every grid is a list of candidate values. */
 export interface TuneOptions {
-  /** @default [1, 2] */
+  /**
+   * onnxruntime-node runs a session synchronously on the calling JavaScript thread, so sessions of
+   * one runtime take turns and a second instance adds memory, not throughput; intra-op threads
+   * are what spread a run over the cores. Pass more values to measure it anyway. @default [1]
+   */
   readonly instances?: readonly number[];
   /** @default [1, 2] */
   readonly intraOpThreads?: readonly number[];
@@ -78,7 +82,7 @@ export function pickBest(trials: readonly TuneTrial[], p99Factor: number): TuneT
 export function candidateOptions(base: ModelRuntimeOptions, batchable: boolean, opts: TuneOptions = {}): ModelRuntimeOptions[] {
   const maxThreads = opts.maxThreads ?? availableParallelism();
   const out: ModelRuntimeOptions[] = [];
-  for (const instances of opts.instances ?? [1, 2]) {
+  for (const instances of opts.instances ?? [1]) {
     for (const intraOpThreads of opts.intraOpThreads ?? [1, 2]) {
       if (instances * Math.max(1, intraOpThreads) > Math.max(1, maxThreads)) continue;
       for (const maxBatchSize of batchable ? (opts.maxBatchSizes ?? [0, 8, 32]) : [0]) {
