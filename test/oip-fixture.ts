@@ -146,3 +146,73 @@ export function grpcClient(port: number): { call: GrpcCall; close(): void } {
     });
   return { call, close: () => client.close() };
 }
+
+/** One datatype's test tensor, shape [2, 3], in every form the protocols carry it. */
+export interface DatatypeSample {
+  readonly datatype: Datatype;
+  /** JSON `data` (undefined for FP16, which JSON cannot carry). */
+  readonly json: readonly unknown[] | undefined;
+  /** The elements as JSON.parse reads them back from a response's `data`. */
+  readonly parsed: readonly unknown[];
+  /** Little-endian raw bytes (binary extension, gRPC raw contents). */
+  readonly raw: Buffer;
+  /** gRPC InferTensorContents (undefined for FP16). */
+  readonly contents: Record<string, unknown[]> | undefined;
+}
+
+const bytesOf = (a: { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+function lengthPrefixed(strings: readonly string[]): Buffer {
+  return Buffer.concat(
+    strings.flatMap((s) => {
+      const b = Buffer.from(s, 'utf8');
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(b.length);
+      return [len, b];
+    }),
+  );
+}
+
+const HALF_BITS = [0x3c00, 0xc000, 0x7bff, 0x0001, 0x0000, 0x3555];
+const STRINGS = ['hello', '', 'ünïcödé ✓', 'quote " and \\ backslash', 'x', 'line\nbreak'];
+const FP32 = [1.5, -2.25, 0, 3.4028234663852886e38, 1e-7, 0.1];
+const FP64 = [0.1, 1e308, -5e-324, 0, -1.5, 123456789.123456789];
+
+function intSample(datatype: Datatype, values: number[], storage: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }, field: string): DatatypeSample {
+  return { datatype, json: values, parsed: values, raw: bytesOf(storage), contents: { [field]: values } };
+}
+
+/** A sample tensor for every OIP datatype, with edge values (type limits, subnormals, UTF-8, empty strings). */
+export const SAMPLES: readonly DatatypeSample[] = [
+  { datatype: 'BOOL', json: [true, false, true, false, false, true], parsed: [true, false, true, false, false, true], raw: Buffer.from([1, 0, 1, 0, 0, 1]), contents: { bool_contents: [true, false, true, false, false, true] } },
+  intSample('UINT8', [0, 255, 1, 2, 128, 7], Uint8Array.from([0, 255, 1, 2, 128, 7]), 'uint_contents'),
+  intSample('UINT16', [0, 65535, 1, 2, 300, 7], Uint16Array.from([0, 65535, 1, 2, 300, 7]), 'uint_contents'),
+  intSample('UINT32', [0, 4294967295, 1, 2, 70000, 7], Uint32Array.from([0, 4294967295, 1, 2, 70000, 7]), 'uint_contents'),
+  {
+    datatype: 'UINT64',
+    json: [0, '18446744073709551615', 1, 9007199254740991, 5, 7],
+    parsed: [0, 18446744073709551615, 1, 9007199254740991, 5, 7],
+    raw: bytesOf(BigUint64Array.from([0n, 18446744073709551615n, 1n, 9007199254740991n, 5n, 7n])),
+    contents: { uint64_contents: ['0', '18446744073709551615', '1', '9007199254740991', '5', '7'] },
+  },
+  intSample('INT8', [-128, 127, 0, -1, 5, 7], Int8Array.from([-128, 127, 0, -1, 5, 7]), 'int_contents'),
+  intSample('INT16', [-32768, 32767, 0, -1, 5, 7], Int16Array.from([-32768, 32767, 0, -1, 5, 7]), 'int_contents'),
+  intSample('INT32', [-2147483648, 2147483647, 0, -1, 5, 7], Int32Array.from([-2147483648, 2147483647, 0, -1, 5, 7]), 'int_contents'),
+  {
+    datatype: 'INT64',
+    json: ['-9223372036854775808', '9223372036854775807', -9007199254740991, 0, -1, 42],
+    parsed: [-9223372036854775808, 9223372036854775807, -9007199254740991, 0, -1, 42],
+    raw: bytesOf(BigInt64Array.from([-9223372036854775808n, 9223372036854775807n, -9007199254740991n, 0n, -1n, 42n])),
+    contents: { int64_contents: ['-9223372036854775808', '9223372036854775807', '-9007199254740991', '0', '-1', '42'] },
+  },
+  { datatype: 'FP16', json: undefined, parsed: [1, -2, 65504, 2 ** -24, 0, 0.333251953125], raw: bytesOf(Uint16Array.from(HALF_BITS)), contents: undefined },
+  { datatype: 'FP32', json: FP32, parsed: Array.from(Float32Array.from(FP32)), raw: bytesOf(Float32Array.from(FP32)), contents: { fp32_contents: FP32 } },
+  { datatype: 'FP64', json: FP64, parsed: FP64, raw: bytesOf(Float64Array.from(FP64)), contents: { fp64_contents: FP64 } },
+  { datatype: 'BYTES', json: STRINGS, parsed: STRINGS, raw: lengthPrefixed(STRINGS), contents: { bytes_contents: STRINGS.map((s) => Buffer.from(s, 'utf8')) } },
+];
+
+/** Builds a binary-extension body: JSON header then raw tensor bytes; returns it with the header length. */
+export function binaryBody(header: object, ...raws: Uint8Array[]): { body: Buffer; headerLength: number } {
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  return { body: Buffer.concat([json, ...raws]), headerLength: json.length };
+}
