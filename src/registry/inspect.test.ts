@@ -193,6 +193,30 @@ describe('inspectOnnx refuses what it must not serve', () => {
     expect(refusal(constant).message).toContain("tensor 'c' declares 4294967296 bytes");
   });
 
+  it('refuses a sparse initializer whose dense shape is absurd', () => {
+    const bytes = edit(mlp(), (m) => {
+      m.graph?.sparseInitializer?.push({
+        values: { name: 'sv', dims: [1], dataType: OnnxElemType.FLOAT, rawData: new Uint8Array(4) },
+        indices: { name: 'si', dims: [1], dataType: OnnxElemType.INT64, rawData: new Uint8Array(8) },
+        dims: [1 << 20, 1 << 20],
+      });
+    });
+    expect(refusal(bytes).message).toContain("sparse tensor 'sv' declares 4398046511104 bytes");
+  });
+
+  it('refuses subgraphs nested deeper than the limit', () => {
+    const T = onnx.AttributeProto.AttributeType;
+    let body: onnxProto.onnx.IGraphProto = { name: 'leaf', node: [{ opType: 'Identity', input: ['c'], output: ['z'] }], output: [{ name: 'z' }] };
+    for (let i = 0; i < 40; i++) {
+      body = { name: `level${i}`, node: [{ opType: 'If', input: ['c'], output: ['z'], attribute: [{ name: 'then_branch', type: T.GRAPH, g: body }] }], output: [{ name: 'z' }] };
+    }
+    const nested = body;
+    const bytes = edit(buildIdentity([{ datatype: 'BOOL', shape: [] }]), (m) => {
+      m.graph?.node?.push(...(nested.node ?? []));
+    });
+    expect(refusal(bytes).message).toBe('invalid model: subgraphs are nested more than 32 levels deep');
+  });
+
   it('refuses a complex64 input and a bfloat16 output with no OIP equivalent', () => {
     const complex = edit(mlp(), (m) => {
       const t = m.graph?.input?.[0]?.type?.tensorType;

@@ -15,6 +15,7 @@ const { onnx } = onnxProto;
 type GraphProto = onnxProto.onnx.IGraphProto;
 type NodeProto = onnxProto.onnx.INodeProto;
 type TensorProto = onnxProto.onnx.ITensorProto;
+type SparseTensorProto = onnxProto.onnx.ISparseTensorProto;
 type ValueInfoProto = onnxProto.onnx.IValueInfoProto;
 
 /** Operator set domains Continuum serves: the ONNX default domain (spelled "" or "ai.onnx") and ONNX-ML. */
@@ -121,10 +122,7 @@ class GraphWalker {
   walkGraph(graph: GraphProto, depth: number): void {
     if (depth > this.maxDepth) throw invalid(`subgraphs are nested more than ${this.maxDepth} levels deep`);
     for (const tensor of graph.initializer ?? []) this.checkTensor(tensor);
-    for (const sparse of graph.sparseInitializer ?? []) {
-      if (sparse.values) this.checkTensor(sparse.values);
-      if (sparse.indices) this.checkTensor(sparse.indices);
-    }
+    for (const sparse of graph.sparseInitializer ?? []) this.checkSparseTensor(sparse);
     for (const info of [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.valueInfo ?? [])]) this.checkValueInfo(info);
     for (const node of graph.node ?? []) this.walkNode(node, depth);
   }
@@ -134,10 +132,7 @@ class GraphWalker {
     for (const attr of node.attribute ?? []) {
       if (attr.t) this.checkTensor(attr.t);
       for (const t of attr.tensors ?? []) this.checkTensor(t);
-      for (const s of [...(attr.sparseTensor ? [attr.sparseTensor] : []), ...(attr.sparseTensors ?? [])]) {
-        if (s.values) this.checkTensor(s.values);
-        if (s.indices) this.checkTensor(s.indices);
-      }
+      for (const sparse of [...(attr.sparseTensor ? [attr.sparseTensor] : []), ...(attr.sparseTensors ?? [])]) this.checkSparseTensor(sparse);
       if (attr.g) this.walkGraph(attr.g, depth + 1);
       for (const g of attr.graphs ?? []) this.walkGraph(g, depth + 1);
     }
@@ -160,6 +155,13 @@ class GraphWalker {
       );
     }
     this.checkDeclaredSize(`tensor '${name}'`, (tensor.dims ?? []).map(toNumber), tensor.dataType ?? 0);
+  }
+
+  /** A sparse tensor's own dims are its dense shape, which ONNX Runtime materialises at load. */
+  private checkSparseTensor(sparse: SparseTensorProto): void {
+    if (sparse.values) this.checkTensor(sparse.values);
+    if (sparse.indices) this.checkTensor(sparse.indices);
+    this.checkDeclaredSize(`sparse tensor '${sparse.values?.name ?? ''}'`, (sparse.dims ?? []).map(toNumber), sparse.values?.dataType ?? 0);
   }
 
   private checkValueInfo(info: ValueInfoProto): void {
