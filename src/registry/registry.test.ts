@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
+import * as ort from 'onnxruntime-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isContinuumError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
@@ -52,6 +53,20 @@ describe('Registry pushes', () => {
     const path = join(dataDir, 'blobs', 'sha256', sha(modelB).slice(0, 2), sha(modelB));
     expect(readFileSync(path).equals(Buffer.from(modelB))).toBe(true);
     expect(registry.resolve('iris').artifactPath).toBe(path);
+  });
+
+  it('resolves to an artifact ONNX Runtime loads with the recorded signature', async () => {
+    await registry.pushVersion('m', modelA);
+    const resolved = registry.resolve('m');
+    const session = await ort.InferenceSession.create(resolved.artifactPath);
+    try {
+      expect(session.inputNames).toEqual(resolved.signature.inputs.map((i) => i.name));
+      expect(session.outputNames).toEqual(resolved.signature.outputs.map((o) => o.name));
+      const out = await session.run({ input: new ort.Tensor('float32', new Float32Array(8).fill(1), [2, 4]) });
+      expect(out['output']?.dims).toEqual([2, 3]);
+    } finally {
+      await session.release();
+    }
   });
 
   it('takes explicit versions, continues integers after them and never reuses a deleted number', async () => {
