@@ -115,6 +115,9 @@ describe('continuum models', () => {
     expect(invalid.code).toBe('CONTINUUM_ERR_INVALID_MODEL');
     expect(await failure(run('models', 'list', '--server', server))).toEqual({ code: 'CONTINUUM_ERR_UNAUTHENTICATED', message: 'this API needs a token' });
     expect((await failure(cli('models', 'push', join(dir, 'iris.onnx'), '--name', 'x', '--label', 'bad label'))).code).toBe('CONTINUUM_ERR_BAD_REQUEST');
+    const missing = await failure(cli('models', 'push', join(dir, 'missing.onnx'), '--name', 'x'));
+    expect(missing.message).toMatch(/^cannot read .*missing\.onnx: ENOENT/);
+    expect(await failure(cli('models', 'push', dir, '--name', 'x'))).toEqual({ code: 'CONTINUUM_ERR_BAD_REQUEST', message: `${dir} is not a file` });
   });
 
   it('reports an oversized file as too large and leaves nothing on the server', async () => {

@@ -72,7 +72,11 @@ export const modelsApiPlugin: FastifyPluginAsync<ModelsApiOptions> = async (app,
     try {
       await options.onVersionPushed(version.name, version.version);
     } catch (err) {
-      registry.deleteVersion(version.name, version.version);
+      try {
+        registry.deleteVersion(version.name, version.version);
+      } catch {
+        // A use check may keep it (the hook got as far as loading it); the hook's error is the one to report.
+      }
       throw err;
     }
     return registry.getVersion(version.name, version.version);

@@ -55,7 +55,11 @@ export class ApiClient {
    * length declared so the server can refuse an oversized file before it is sent.
    */
   async uploadFile<T>(path: string, filePath: string): Promise<T> {
-    const { size } = await stat(filePath);
+    const file = await stat(filePath).catch((err: unknown) => {
+      throw new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', `cannot read ${filePath}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    });
+    if (!file.isFile()) throw new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', `${filePath} is not a file`);
+    const size = file.size;
     return this.send<T>('POST', path, { contentType: 'application/octet-stream', body: createReadStream(filePath), length: size });
   }
 
