@@ -169,6 +169,10 @@ describe('POST /api/v1/models/:name/versions', () => {
     expect((await pushRaw('m', model, '?version=1')).body.code).toBe('CONTINUUM_ERR_VERSION_EXISTS');
     const badName = await pushRaw('Bad..Name', model);
     expect([badName.status, badName.body.code]).toEqual([400, 'CONTINUUM_ERR_BAD_REQUEST']);
+    const form = new FormData();
+    form.append('file', new Blob([model]), 'model.onnx');
+    const badFormName = await fetch(`${base}/models/..%2Fetc/versions`, { method: 'POST', body: form });
+    expect([badFormName.status, ((await badFormName.json()) as { code: string }).code]).toEqual([400, 'CONTINUUM_ERR_BAD_REQUEST']);
     const json = await call('POST', '/models/m/versions', { path: '/etc/passwd' });
     expect([json.status, json.body.code]).toEqual([415, 'CONTINUUM_ERR_UNSUPPORTED_MEDIA_TYPE']);
   });

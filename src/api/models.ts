@@ -5,14 +5,14 @@
  * takes a filesystem path or a URL from a client: bytes come in, names are validated identifiers.
  *
  * Raw upload: `POST /api/v1/models/{name}/versions?version=3&labels=dataset=iris,owner=ml`
- * Multipart: fields `version` (string) and `labels` (a JSON object), then the `file` part.
+ * Multipart: fields `version` (string), `labels` (a JSON object) and the `file` part, in any order.
  */
 import multipart from '@fastify/multipart';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { ContinuumError } from '../errors.js';
-import { checkLabels, modelTooLarge, parseLabelList } from '../registry/index.js';
+import { checkLabels, checkName, modelTooLarge, parseLabelList } from '../registry/index.js';
 import type { Labels, ModelVersion, Registry, StagedArtifact } from '../registry/index.js';
 
 /** Options of {@link modelsApiPlugin}. */
@@ -82,20 +82,10 @@ export const modelsApiPlugin: FastifyPluginAsync<ModelsApiOptions> = async (app,
     return registry.getVersion(version.name, version.version);
   };
 
-  app.post('/models/:name/versions', async (request, reply) => {
-    let version: ModelVersion;
-    try {
-      version = await pushFromRequest(request);
-    } catch (err) {
-      closeUnreadRequest(request, reply);
-      throw err;
-    }
-    return reply.code(201).send(await afterPush(version));
-  });
-
   /** Reads a push in either form; the body streams straight into the registry. */
   const pushFromRequest = async (request: FastifyRequest): Promise<ModelVersion> => {
-    const { name } = parse(nameParams, request.params, 'path');
+    // Checked before a byte of the body is read (a multipart push otherwise learns it at commit).
+    const name = checkName('model name', parse(nameParams, request.params, 'path').name);
     const query = parse(pushQuery, request.query, 'query');
     const labels = query.labels === undefined ? undefined : parseLabelList([query.labels]);
     const multipartForm = request.isMultipart();
@@ -111,6 +101,17 @@ export const modelsApiPlugin: FastifyPluginAsync<ModelsApiOptions> = async (app,
       'send the ONNX file as the raw body with Content-Type: application/octet-stream, or as the `file` field of a multipart/form-data form',
     );
   };
+
+  app.post('/models/:name/versions', async (request, reply) => {
+    let version: ModelVersion;
+    try {
+      version = await pushFromRequest(request);
+    } catch (err) {
+      closeUnreadRequest(request, reply);
+      throw err;
+    }
+    return reply.code(201).send(await afterPush(version));
+  });
 
   app.get('/models', async () => ({ models: registry.listModels() }));
 
