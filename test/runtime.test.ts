@@ -92,6 +92,15 @@ const ROW_SUM = buildModel({
   opset: 11,
 });
 
+/** x [batch, 512] through 24 MatMuls with a 512 x 512 weight: a 256-row batch takes a while. */
+const SLOW = buildModel({
+  inputs: [{ name: 'x', datatype: 'FP32', shape: ['batch', 512] }],
+  outputs: [{ name: 'y', datatype: 'FP32', shape: ['batch', 512] }],
+  initializers: [{ name: 'W', dims: [512, 512], values: Float32Array.from({ length: 512 * 512 }, (_, i) => ((i % 7) - 3) / 512) }],
+  nodes: Array.from({ length: 24 }, (_, i) => ({ op: 'MatMul', inputs: [i === 0 ? 'x' : `h${i}`, 'W'], outputs: [i === 23 ? 'y' : `h${i + 1}`] })),
+});
+const SLOW_SIGNATURE: Signature = { inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 512] }], outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 512] }] };
+
 const MLP_SIGNATURE: Signature = {
   inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }],
   outputs: [{ name: 'output', datatype: 'FP32', shape: [-1, 3] }],
@@ -141,8 +150,10 @@ describe('datatypes', () => {
     inputs: datatypes.map((datatype, i) => ({ name: `in_${i}`, datatype, shape: [2, 2], data: rows(datatype, k) })),
   });
 
-  it('every OIP datatype round-trips exactly through Identity, alone and batched', async () => {
-    const source = new TempDirSource().add('identity', '1', buildIdentity(datatypes.map((datatype) => ({ datatype, shape: ['b', 2] }))), signature);
+  it.each(['inline', 'worker'] as const)('every OIP datatype round-trips exactly through Identity, alone and batched (%s)', async (executor) => {
+    const source = new TempDirSource().add('identity', '1', buildIdentity(datatypes.map((datatype) => ({ datatype, shape: ['b', 2] }))), signature, {
+      executor,
+    });
     const runtime = runtimeOver(source);
     await runtime.loadModel('identity');
 
@@ -189,9 +200,12 @@ describe('datatypes', () => {
 });
 
 describe('dynamic batching', () => {
-  it('concurrent requests of mixed batch sizes and shapes get exactly their unbatched results', async () => {
+  it.each([
+    ['one inline instance', {}],
+    ['two worker instances', { executor: 'worker', instances: 2 }],
+  ] as const)('concurrent requests of mixed batch sizes and shapes get exactly their unbatched results (%s)', async (_, options) => {
     const source = new TempDirSource()
-      .add('rowsum', '1', ROW_SUM, ROW_SUM_SIGNATURE, { maxBatchSize: 16 })
+      .add('rowsum', '1', ROW_SUM, ROW_SUM_SIGNATURE, { maxBatchSize: 16, ...options })
       .add('rowsum-unbatched', '1', ROW_SUM, ROW_SUM_SIGNATURE, { maxBatchSize: 0 });
     const runtime = runtimeOver(source);
     await Promise.all([runtime.loadModel('rowsum'), runtime.loadModel('rowsum-unbatched')]);
@@ -295,16 +309,7 @@ describe('dynamic batching', () => {
   });
 
   it('times out a request queued behind a long run without running it', async () => {
-    // x [batch, 512] through 24 MatMuls with a 512 x 512 weight: a 256-row batch takes a while.
-    const weight = Float32Array.from({ length: 512 * 512 }, (_, i) => ((i % 7) - 3) / 512);
-    const slow = buildModel({
-      inputs: [{ name: 'x', datatype: 'FP32', shape: ['batch', 512] }],
-      outputs: [{ name: 'y', datatype: 'FP32', shape: ['batch', 512] }],
-      initializers: [{ name: 'W', dims: [512, 512], values: weight }],
-      nodes: Array.from({ length: 24 }, (_, i) => ({ op: 'MatMul', inputs: [i === 0 ? 'x' : `h${i}`, 'W'], outputs: [i === 23 ? 'y' : `h${i + 1}`] })),
-    });
-    const signature: Signature = { inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 512] }], outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 512] }] };
-    const runtime = runtimeOver(new TempDirSource().add('slow', '1', slow, signature, { maxBatchSize: 256 }));
+    const runtime = runtimeOver(new TempDirSource().add('slow', '1', SLOW, SLOW_SIGNATURE, { maxBatchSize: 256 }));
     await runtime.loadModel('slow');
     const big = runtime.infer('slow', undefined, { inputs: [fp32('x', [256, 512], new Array<number>(256 * 512).fill(0.01))] });
     await new Promise((r) => setImmediate(r));
@@ -319,6 +324,22 @@ describe('dynamic batching', () => {
     expect(stats?.execution_count).toBe(1);
     expect(stats?.inference_count).toBe(256);
     expect(stats?.inference_stats.fail.count).toBe(1);
+  });
+
+  it('keeps the serving thread free while a worker instance runs', async () => {
+    const runtime = runtimeOver(
+      new TempDirSource()
+        .add('slow', '1', SLOW, SLOW_SIGNATURE, { maxBatchSize: 256, executor: 'worker' })
+        .add('mlp', '1', buildMlp({ inputSize: 4, hiddenSizes: [8], outputSize: 3 }), MLP_SIGNATURE),
+    );
+    await Promise.all([runtime.loadModel('slow'), runtime.loadModel('mlp')]);
+    const answered: string[] = [];
+    await Promise.all([
+      runtime.infer('slow', undefined, { inputs: [fp32('x', [256, 512], new Array<number>(256 * 512).fill(0.01))] }).then(() => answered.push('slow')),
+      runtime.infer('mlp', undefined, { inputs: [fp32('input', [1, 4], [1, 2, 3, 4])] }).then(() => answered.push('mlp')),
+    ]);
+    // An inline instance would hold the thread for the whole long run and answer 'slow' first.
+    expect(answered).toEqual(['mlp', 'slow']);
   });
 
   it('sends a preferred batch size at once and otherwise waits the queue delay', async () => {
@@ -504,6 +525,7 @@ describe('tune', () => {
   it('measures every candidate at every concurrency and returns the best options', async () => {
     const source = new TempDirSource().add('mlp', '1', buildMlp({ inputSize: 4, hiddenSizes: [8], outputSize: 3 }), MLP_SIGNATURE, { maxQueueSize: 256 });
     const result = await tuneModel(source.resolve('mlp'), {
+      executors: ['inline'],
       instances: [1],
       intraOpThreads: [1],
       maxBatchSizes: [0, 16],

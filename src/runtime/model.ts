@@ -9,6 +9,7 @@ import type { InferResponse, Tensor, TensorSpec } from '../oip/types.js';
 import { formBatch, type BatchingPolicy, type QueuedRequestView } from './batching.js';
 import type { CompiledModelRuntimeOptions, ResolvedModelVersion } from './service.js';
 import { ModelStatisticsRecorder } from './statistics.js';
+import { createExecutor, type RunOutput, type SessionExecutor } from './executor.js';
 import { concatData, fromOrtData, toOrtTensor, zeros } from './tensors.js';
 import { isBatchable, validateRequest, type ValidatedRequest } from './validate.js';
 import type { InferRequest } from '../oip/types.js';
@@ -29,16 +30,6 @@ interface PendingRequest extends QueuedRequestView {
   readonly reject: (err: ContinuumError) => void;
 }
 
-/** Creates one session with the compiled options (ONNX Runtime SessionOptions). */
-async function createSession(path: string, options: CompiledModelRuntimeOptions): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(path, {
-    intraOpNumThreads: options.intraOpThreads,
-    interOpNumThreads: options.interOpThreads,
-    graphOptimizationLevel: options.graphOptimizationLevel,
-    executionMode: 'sequential',
-  });
-}
-
 function warmUpFeeds(inputs: readonly TensorSpec[], dynamicSize: number): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const spec of inputs) {
@@ -50,7 +41,7 @@ function warmUpFeeds(inputs: readonly TensorSpec[], dynamicSize: number): Record
 }
 
 /** Runs one inference on zeros so the first real request does not pay for lazy allocations. */
-async function warmUp(session: ort.InferenceSession, inputs: readonly TensorSpec[]): Promise<void> {
+async function warmUp(session: SessionExecutor, inputs: readonly TensorSpec[]): Promise<void> {
   let lastError: unknown;
   for (const size of WARM_UP_DIM_SIZES) {
     try {
@@ -65,11 +56,9 @@ async function warmUp(session: ort.InferenceSession, inputs: readonly TensorSpec
 }
 
 /**
- * A model version ready to serve: sessions, batcher and statistics. Each session is an instance
- * that takes the next batch when free. onnxruntime-node executes `run` synchronously on this
- * thread (its backend defers the native call with setImmediate), so instances take turns; a run
- * uses several cores through its intra-op threads. While a run executes, arriving requests wait
- * in the socket buffers and form the next batch, which is where batching throughput comes from.
+ * A model version ready to serve: instances (see executor.ts), batcher and statistics. A free
+ * instance takes the next batch; requests arriving while every instance is busy accumulate and
+ * form the next batch, which is where batching throughput comes from.
  */
 export class LoadedModelVersion {
   readonly name: string;
@@ -78,7 +67,7 @@ export class LoadedModelVersion {
   private readonly policy: BatchingPolicy;
   /** The batcher's slot limit seen by validation; 0 when requests are never stacked. */
   private readonly requestBatchLimit: number;
-  private readonly free: ort.InferenceSession[];
+  private readonly free: SessionExecutor[];
   private queue: PendingRequest[] = [];
   /** Requests accepted and not yet answered (queued or running). */
   private outstanding = 0;
@@ -100,7 +89,7 @@ export class LoadedModelVersion {
   private constructor(
     readonly resolved: ResolvedModelVersion,
     readonly options: CompiledModelRuntimeOptions,
-    private readonly sessions: readonly ort.InferenceSession[],
+    private readonly sessions: readonly SessionExecutor[],
   ) {
     this.name = resolved.name;
     this.version = resolved.version;
@@ -122,7 +111,7 @@ export class LoadedModelVersion {
   static async load(resolved: ResolvedModelVersion, options: CompiledModelRuntimeOptions): Promise<LoadedModelVersion> {
     const created = await Promise.allSettled(
       Array.from({ length: options.instances }, async () => {
-        const session = await createSession(resolved.artifactPath, options);
+        const session = await createExecutor(resolved.artifactPath, options);
         try {
           await warmUp(session, resolved.signature.inputs);
         } catch (err) {
@@ -220,7 +209,7 @@ export class LoadedModelVersion {
       const batch = decision.batch.map((i) => this.queue[i] as PendingRequest);
       for (const i of decision.expired) this.timeOut(this.queue[i] as PendingRequest, now);
       this.queue = this.queue.filter((_, i) => taken[i] === 0);
-      if (batch.length > 0) void this.execute(this.free.pop() as ort.InferenceSession, batch, now);
+      if (batch.length > 0) void this.execute(this.free.pop() as SessionExecutor, batch, now);
     }
   }
 
@@ -261,7 +250,7 @@ export class LoadedModelVersion {
     }
   }
 
-  private async execute(session: ort.InferenceSession, batch: readonly PendingRequest[], startUs: number): Promise<void> {
+  private async execute(session: SessionExecutor, batch: readonly PendingRequest[], startUs: number): Promise<void> {
     const specs = this.resolved.signature;
     let slots = 0;
     for (const p of batch) {
@@ -296,7 +285,7 @@ export class LoadedModelVersion {
         const count = indices === undefined ? specs.outputs.length : indices.length;
         for (let k = 0; k < count; k++) {
           const spec = specs.outputs[indices === undefined ? k : (indices[k] as number)] as TensorSpec;
-          const value = results[spec.name] as ort.Tensor;
+          const value = results[spec.name] as RunOutput;
           outputs.push(this.outputSlice(spec, value, batch.length === 1, row, p.batchSize));
         }
         row += p.batchSize;
@@ -344,9 +333,9 @@ export class LoadedModelVersion {
   }
 
   /** The rows [row, row + rows) of a batched output; the whole output when the batch was one request. */
-  private outputSlice(spec: TensorSpec, value: ort.Tensor, whole: boolean, row: number, rows: number): Tensor {
+  private outputSlice(spec: TensorSpec, value: RunOutput, whole: boolean, row: number, rows: number): Tensor {
     if (whole) {
-      return { name: spec.name, datatype: spec.datatype, shape: value.dims, data: fromOrtData(spec.datatype, value.data, 0, value.size) };
+      return { name: spec.name, datatype: spec.datatype, shape: value.dims, data: fromOrtData(spec.datatype, value.data, 0, value.data.length) };
     }
     const rowElements = value.dims.slice(1).reduce((a, b) => a * b, 1);
     return {

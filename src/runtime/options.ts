@@ -30,6 +30,7 @@ export const DEFAULT_RUNTIME_OPTIONS: CompiledModelRuntimeOptions = {
   maxQueueDelayUs: 0,
   maxQueueSize: 1024,
   requestTimeoutMs: 30_000,
+  executor: 'inline',
 };
 
 const L = RUNTIME_OPTION_LIMITS;
@@ -46,6 +47,7 @@ const runtimeOptionsSchema = z
     maxQueueDelayUs: int(0, L.maxQueueDelayUs).optional(),
     maxQueueSize: int(1, L.maxQueueSize).optional(),
     requestTimeoutMs: int(0, L.maxRequestTimeoutMs).optional(),
+    executor: z.enum(['inline', 'worker']).optional(),
   })
   .strict();
 

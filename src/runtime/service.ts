@@ -36,6 +36,12 @@ export interface ModelRuntimeOptions {
   readonly maxQueueSize?: number;
   /** Per-request timeout in milliseconds from arrival; 0 = none. @default 30000 */
   readonly requestTimeoutMs?: number;
+  /**
+   * Where sessions run. 'inline': on the serving thread, lowest latency; onnxruntime-node runs
+   * synchronously there, so instances take turns. 'worker': one worker thread per instance, so
+   * instances run in parallel and the serving thread stays free during long runs. @default 'inline'
+   */
+  readonly executor?: 'inline' | 'worker';
 }
 
 /** Runtime options after validation and defaults: every field present, units in the names. */

@@ -38,16 +38,19 @@ describe('pickBest', () => {
 });
 
 describe('candidateOptions', () => {
-  it('spans the grids without oversubscribing the cores, and only batch 0 for a model that cannot batch', () => {
+  it('spans the grids without oversubscribing the cores or stacking inline instances', () => {
     const base = { maxQueueSize: 64, preferredBatchSizes: [4, 16] };
-    const batchable = candidateOptions(base, true, { instances: [1, 2], maxThreads: 2 });
-    expect(batchable.map((o) => [o.instances, o.intraOpThreads, o.maxBatchSize])).toEqual([
-      [1, 1, 0], [1, 1, 8], [1, 1, 32],
-      [1, 2, 0], [1, 2, 8], [1, 2, 32],
-      [2, 1, 0], [2, 1, 8], [2, 1, 32],
+    const batchable = candidateOptions(base, true, { maxThreads: 2 });
+    expect(batchable.map((o) => [o.executor, o.instances, o.intraOpThreads, o.maxBatchSize])).toEqual([
+      ['inline', 1, 1, 0], ['inline', 1, 1, 8], ['inline', 1, 1, 32],
+      ['inline', 1, 2, 0], ['inline', 1, 2, 8], ['inline', 1, 2, 32],
+      ['worker', 1, 1, 0], ['worker', 1, 1, 8], ['worker', 1, 1, 32],
+      ['worker', 1, 2, 0], ['worker', 1, 2, 8], ['worker', 1, 2, 32],
+      ['worker', 2, 1, 0], ['worker', 2, 1, 8], ['worker', 2, 1, 32],
     ]);
     expect(batchable.every((o) => o.maxQueueSize === 64)).toBe(true);
     expect(batchable.map((o) => o.preferredBatchSizes)).toContainEqual([4]);
-    expect(candidateOptions(base, false, { maxThreads: 2 }).map((o) => [o.instances, o.intraOpThreads, o.maxBatchSize])).toEqual([[1, 1, 0], [1, 2, 0]]);
+    const unbatchable = candidateOptions(base, false, { executors: ['worker'], maxThreads: 2 });
+    expect(unbatchable.map((o) => [o.instances, o.intraOpThreads, o.maxBatchSize])).toEqual([[1, 1, 0], [1, 2, 0], [2, 1, 0]]);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * `continuum tune`: Triton's model analyzer in small. Loads a model version with each candidate
- * runtime configuration (instances × intra-op threads × largest batch), drives it in process with
+ * runtime configuration (executor × instances × intra-op threads × largest batch), drives it in process with
  * closed-loop clients at a few concurrencies for a short measured window each, and picks the
  * configuration that carries the most load without giving up tail latency (see {@link pickBest}).
  */
@@ -15,12 +15,13 @@ import { isBatchable } from './validate.js';
 
 /** Options of {@link tuneModel}; every grid is a list of candidate values. */
 export interface TuneOptions {
-  /**
-   * onnxruntime-node runs a session synchronously on the calling JavaScript thread, so sessions of
-   * one runtime take turns and a second instance adds memory, not throughput; intra-op threads
-   * are what spread a run over the cores. Pass more values to measure it anyway. @default [1]
-   */
+  /** @default [1, 2] */
   readonly instances?: readonly number[];
+  /**
+   * Executors to try. Inline instances take turns on the serving thread (onnxruntime-node runs
+   * synchronously), so candidates with more than one inline instance are skipped. @default ['inline', 'worker']
+   */
+  readonly executors?: readonly ('inline' | 'worker')[];
   /** @default [1, 2] */
   readonly intraOpThreads?: readonly number[];
   /** Ignored (only 0) for a model that cannot be batched. @default [0, 8, 32] */
@@ -78,16 +79,19 @@ export function pickBest(trials: readonly TuneTrial[], p99Factor: number): TuneT
   return best;
 }
 
-/** The candidate configurations: the grids' product, without ones that oversubscribe the cores. */
+/** The candidate configurations: the grids' product, without ones that oversubscribe the cores or cannot help. */
 export function candidateOptions(base: ModelRuntimeOptions, batchable: boolean, opts: TuneOptions = {}): ModelRuntimeOptions[] {
   const maxThreads = opts.maxThreads ?? availableParallelism();
   const out: ModelRuntimeOptions[] = [];
-  for (const instances of opts.instances ?? [1]) {
-    for (const intraOpThreads of opts.intraOpThreads ?? [1, 2]) {
-      if (instances * Math.max(1, intraOpThreads) > Math.max(1, maxThreads)) continue;
-      for (const maxBatchSize of batchable ? (opts.maxBatchSizes ?? [0, 8, 32]) : [0]) {
-        const preferredBatchSizes = (base.preferredBatchSizes ?? []).filter((p) => p <= maxBatchSize);
-        out.push({ ...base, instances, intraOpThreads, maxBatchSize, preferredBatchSizes });
+  for (const executor of opts.executors ?? (['inline', 'worker'] as const)) {
+    for (const instances of opts.instances ?? [1, 2]) {
+      if (executor === 'inline' && instances > 1) continue;
+      for (const intraOpThreads of opts.intraOpThreads ?? [1, 2]) {
+        if (instances * Math.max(1, intraOpThreads) > Math.max(1, maxThreads)) continue;
+        for (const maxBatchSize of batchable ? (opts.maxBatchSizes ?? [0, 8, 32]) : [0]) {
+          const preferredBatchSizes = (base.preferredBatchSizes ?? []).filter((p) => p <= maxBatchSize);
+          out.push({ ...base, executor, instances, intraOpThreads, maxBatchSize, preferredBatchSizes });
+        }
       }
     }
   }
