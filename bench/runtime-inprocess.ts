@@ -92,12 +92,16 @@ async function continuum(c: Case, concurrency: number, runtimeOptions: ModelRunt
 }
 
 console.log(`node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${seconds}s per case`);
-for (const [c, concurrency, threads, options] of [
+const cases: readonly (readonly [Case, number, number, ModelRuntimeOptions])[] = [
   [mlp, 64, 1, {}],
+  [mlp, 64, 1, { executor: 'worker' }],
   [rec, 4, 2, { intraOpThreads: 2 }],
-] as const) {
+  [rec, 4, 2, { intraOpThreads: 1, executor: 'worker', instances: 2 }],
+];
+for (const [c, concurrency, threads, options] of cases) {
+  // Interleaved, so both sides see the same background load of a shared machine.
   const r = await raw(c, concurrency, threads);
   const k = await continuum(c, concurrency, options);
-  console.log(`${c.name} c=${concurrency}: raw session.run ${r.toFixed(0)}/s, runtime ${k.toFixed(0)}/s, ratio ${(k / r).toFixed(2)}`);
+  console.log(`${c.name} c=${concurrency} ${JSON.stringify(options)}: raw session.run (intra ${threads}) ${r.toFixed(0)}/s, runtime ${k.toFixed(0)}/s, ratio ${(k / r).toFixed(2)}`);
 }
 rmSync(dir, { recursive: true, force: true });

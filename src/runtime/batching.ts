@@ -38,41 +38,47 @@ export interface BatchDecision {
 }
 
 /**
- * Decides what the batcher does now. `instanceFree` says whether an instance could take a batch;
- * when none is free only expiry is decided (and when to next check for it).
+ * Decides what the batcher does now, with `freeInstances` instances able to take a batch; when
+ * none is free only expiry is decided (and when to next check for it).
  *
  * The oldest live request always belongs to the next batch, so nothing starves. Requests of the
  * same shape are added in queue order while they fit into `maxBatchSize`; one that does not fit
- * is skipped for a later batch.
+ * is skipped for a later batch. With no queue delay and several free instances, the queued work
+ * is shared out: a batch takes at most its share (queued slots / free instances, rounded up), so
+ * instances that run in parallel all get work instead of one taking everything.
  */
 export function formBatch(
   queue: readonly QueuedRequestView[],
   policy: BatchingPolicy,
   nowUs: number,
-  instanceFree: boolean,
+  freeInstances: number,
 ): BatchDecision {
   const expired: number[] = [];
   let head = -1;
   let nextDeadlineUs = Infinity;
+  let liveSlots = 0;
   for (let i = 0; i < queue.length; i++) {
     const r = queue[i] as QueuedRequestView;
     if (r.deadlineUs <= nowUs) expired.push(i);
     else {
       if (head < 0) head = i;
+      liveSlots += r.batchSize;
       if (r.deadlineUs < nextDeadlineUs) nextDeadlineUs = r.deadlineUs;
     }
   }
   const deadlineWake = nextDeadlineUs === Infinity ? undefined : nextDeadlineUs;
-  if (head < 0 || !instanceFree) return { expired, batch: [], wakeAtUs: deadlineWake };
+  if (head < 0 || freeInstances <= 0) return { expired, batch: [], wakeAtUs: deadlineWake };
 
+  const limit =
+    policy.maxQueueDelayUs === 0 && freeInstances > 1 ? Math.min(policy.maxBatchSize, Math.ceil(liveSlots / freeInstances)) : policy.maxBatchSize;
   const first = queue[head] as QueuedRequestView;
   const batch = [head];
   let size = first.batchSize;
-  // Largest prefix of `batch` whose size is a preferred batch size: [length, size].
+  // Length of the longest prefix of `batch` whose size is a preferred batch size.
   let preferredLength = policy.preferredBatchSizes.includes(size) ? 1 : 0;
-  for (let i = head + 1; i < queue.length && size < policy.maxBatchSize; i++) {
+  for (let i = head + 1; i < queue.length && size < limit; i++) {
     const r = queue[i] as QueuedRequestView;
-    if (r.deadlineUs <= nowUs || r.shapeKey !== first.shapeKey || size + r.batchSize > policy.maxBatchSize) continue;
+    if (r.deadlineUs <= nowUs || r.shapeKey !== first.shapeKey || size + r.batchSize > limit) continue;
     batch.push(i);
     size += r.batchSize;
     if (policy.preferredBatchSizes.includes(size)) preferredLength = batch.length;

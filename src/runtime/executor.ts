@@ -104,13 +104,14 @@ class WorkerExecutor implements SessionExecutor {
     worker.on('message', (reply: WorkerReply) => {
       const waiter = this.pending.get(reply.id);
       this.pending.delete(reply.id);
+      if (this.pending.size === 0) worker.unref();
       if (waiter === undefined) return;
       if (reply.ok) waiter.resolve(reply);
       else waiter.reject(new Error(reply.message));
     });
     worker.on('error', (err) => this.failAll(err));
     worker.on('exit', (code) => this.failAll(new Error(`worker thread exited with code ${code}`)));
-    // An instance must not keep the process alive on its own.
+    // An idle instance must not keep the process alive on its own; a pending call must (see call()).
     worker.unref();
   }
 
@@ -152,6 +153,7 @@ class WorkerExecutor implements SessionExecutor {
   private call(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ ...message, id }, transfer);
     });
@@ -160,5 +162,6 @@ class WorkerExecutor implements SessionExecutor {
   private failAll(err: Error): void {
     for (const waiter of this.pending.values()) waiter.reject(err);
     this.pending.clear();
+    this.worker.unref();
   }
 }

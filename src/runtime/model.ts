@@ -198,7 +198,9 @@ export class LoadedModelVersion {
   private pump(): void {
     for (;;) {
       const now = nowUs();
-      const decision = formBatch(this.queue, this.policy, now, this.free.length > 0);
+      // Inline instances take turns on this thread: sharing work out between them would only shrink batches.
+      const free = this.options.executor === 'inline' ? Math.min(1, this.free.length) : this.free.length;
+      const decision = formBatch(this.queue, this.policy, now, free);
       if (decision.expired.length === 0 && decision.batch.length === 0) {
         this.armTimer(decision.wakeAtUs, now);
         return;
