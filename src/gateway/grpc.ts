@@ -368,7 +368,8 @@ export interface GrpcServerHandle {
 /** Starts the OIP gRPC server; resolves once it listens. */
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServerHandle> {
   const { service, host, limits } = options;
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': limits.maxBodyBytes });
+  // Channelz keeps per-call bookkeeping that costs CPU on every call; nothing reads it here.
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': limits.maxBodyBytes, 'grpc.enable_channelz': 0 });
   server.addService(inferenceServiceDefinition(), handlers(service, limits));
   const address = `${host.includes(':') ? `[${host}]` : host}:${options.port}`;
   const port = await new Promise<number>((resolve, reject) => {

@@ -8,7 +8,7 @@
  * tensor's `data` is walked once into typed storage by the shared tensor codec. Responses are
  * written by hand: typed arrays join straight into JSON text without intermediate arrays.
  *
- * JSON number choices (documented in docs/oip.md):
+ * JSON value choices (what clients can rely on):
  * - INT64/UINT64 inputs accept JSON numbers that are safe integers (|v| <= 2^53 - 1) and decimal
  *   strings for anything larger, since JSON.parse cannot keep larger numbers exact.
  * - INT64/UINT64 outputs are written as exact JSON integer literals (as Triton does); clients
