@@ -60,7 +60,7 @@ export function compileRequestLimits(options: RequestLimits = {}): CompiledReque
     const issue = parsed.error.issues[0];
     throw new ContinuumError(
       'CONTINUUM_ERR_BAD_REQUEST',
-      `invalid request limit ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'} (limits are positive integers)`,
+      `invalid request limit${issue === undefined || issue.path.length === 0 ? '' : ` ${issue.path.join('.')}`}: ${issue?.message ?? 'invalid'} (limits are positive integers)`,
       { details: { issues: parsed.error.issues } },
     );
   }
