@@ -3,16 +3,15 @@
  * front of them, and its statistics. The batch decision itself is {@link formBatch}; this class
  * does the I/O around it: clocks, timers, running sessions and answering requests.
  */
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { ContinuumError, toContinuumError } from '../errors.js';
-import type { InferResponse, Tensor, TensorSpec } from '../oip/types.js';
+import type { InferRequest, InferResponse, Tensor, TensorSpec } from '../oip/types.js';
 import { formBatch, type BatchingPolicy, type QueuedRequestView } from './batching.js';
+import { createExecutor, type RunOutput, type SessionExecutor } from './executor.js';
 import type { CompiledModelRuntimeOptions, ResolvedModelVersion } from './service.js';
 import { ModelStatisticsRecorder } from './statistics.js';
-import { createExecutor, type RunOutput, type SessionExecutor } from './executor.js';
-import { concatData, fromOrtData, toOrtTensor, zeros } from './tensors.js';
+import { concatData, fromOrtData, toOrtTensor, zeroInputs } from './tensors.js';
 import { isBatchable, validateRequest, type ValidatedRequest } from './validate.js';
-import type { InferRequest } from '../oip/types.js';
 
 /** Microseconds on the monotonic clock. */
 const nowUs = (): number => performance.now() * 1000;
@@ -30,22 +29,14 @@ interface PendingRequest extends QueuedRequestView {
   readonly reject: (err: ContinuumError) => void;
 }
 
-function warmUpFeeds(inputs: readonly TensorSpec[], dynamicSize: number): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const spec of inputs) {
-    const dims = spec.shape.map((d, i) => (d >= 0 ? d : i === 0 ? 1 : dynamicSize));
-    const length = dims.reduce((a, b) => a * b, 1);
-    feeds[spec.name] = toOrtTensor(spec.datatype, zeros(spec.datatype, length), dims);
-  }
-  return feeds;
-}
-
 /** Runs one inference on zeros so the first real request does not pay for lazy allocations. */
 async function warmUp(session: SessionExecutor, inputs: readonly TensorSpec[]): Promise<void> {
   let lastError: unknown;
   for (const size of WARM_UP_DIM_SIZES) {
     try {
-      await session.run(warmUpFeeds(inputs, size));
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const t of zeroInputs(inputs, size)) feeds[t.name] = toOrtTensor(t.datatype, t.data, t.shape);
+      await session.run(feeds);
       return;
     } catch (err) {
       lastError = err;

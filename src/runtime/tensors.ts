@@ -4,7 +4,7 @@
  * is passed to ONNX Runtime without copying; BYTES become ONNX `string` tensors (UTF-8).
  */
 import * as ort from 'onnxruntime-node';
-import type { Datatype, TensorData } from '../oip/types.js';
+import type { Datatype, Tensor, TensorData, TensorSpec } from '../oip/types.js';
 
 /** ONNX Runtime's tensor type name for each OIP datatype (BYTES is ONNX STRING). */
 export const ORT_TYPE_OF: Readonly<Record<Datatype, ort.Tensor.Type>> = {
@@ -49,6 +49,17 @@ const utf8Encoder = new TextEncoder();
 export function zeros(datatype: Datatype, length: number): TensorData {
   if (datatype === 'BYTES') return Array.from({ length }, () => new Uint8Array(0));
   return new STORAGE_OF[datatype](length);
+}
+
+/**
+ * Zero tensors for every input of a signature, batch 1, other dynamic dimensions
+ * `dynamicDimSize`: for warm-up runs and generated load.
+ */
+export function zeroInputs(inputs: readonly TensorSpec[], dynamicDimSize: number): Tensor[] {
+  return inputs.map((spec) => {
+    const shape = spec.shape.map((d, i) => (d >= 0 ? d : i === 0 ? 1 : dynamicDimSize));
+    return { name: spec.name, datatype: spec.datatype, shape, data: zeros(spec.datatype, shape.reduce((a, b) => a * b, 1)) };
+  });
 }
 
 /** Wraps OIP storage as an ONNX Runtime tensor; numeric data is shared, not copied. */

@@ -6,11 +6,11 @@
  */
 import { availableParallelism } from 'node:os';
 import { ContinuumError } from '../errors.js';
-import type { InferRequest, Tensor } from '../oip/types.js';
+import type { InferRequest } from '../oip/types.js';
 import { LoadedModelVersion } from './model.js';
 import { compileRuntimeOptions } from './options.js';
 import type { ModelRuntimeOptions, ResolvedModelVersion } from './service.js';
-import { zeros } from './tensors.js';
+import { zeroInputs } from './tensors.js';
 import { isBatchable } from './validate.js';
 
 /** Options of {@link tuneModel}; every grid is a list of candidate values. */
@@ -98,15 +98,6 @@ export function candidateOptions(base: ModelRuntimeOptions, batchable: boolean, 
   return out;
 }
 
-/** A batch-1 request of zeros shaped from the signature (dynamic non-batch dims = `dynamicDimSize`). */
-function syntheticRequest(resolved: ResolvedModelVersion, dynamicDimSize: number): InferRequest {
-  const inputs: Tensor[] = resolved.signature.inputs.map((spec) => {
-    const shape = spec.shape.map((d, i) => (d >= 0 ? d : i === 0 ? 1 : dynamicDimSize));
-    return { name: spec.name, datatype: spec.datatype, shape, data: zeros(spec.datatype, shape.reduce((a, b) => a * b, 1)) };
-  });
-  return { inputs };
-}
-
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
@@ -147,7 +138,7 @@ async function measure(model: LoadedModelVersion, request: InferRequest, concurr
  * Throws CONTINUUM_ERR_LOAD_FAILED when the model cannot be loaded with any candidate.
  */
 export async function tuneModel(resolved: ResolvedModelVersion, opts: TuneOptions = {}): Promise<TuneResult> {
-  const request = syntheticRequest(resolved, opts.dynamicDimSize ?? 1);
+  const request: InferRequest = { inputs: zeroInputs(resolved.signature.inputs, opts.dynamicDimSize ?? 1) };
   const trials: TuneTrial[] = [];
   let lastError: unknown;
   for (const options of candidateOptions(resolved.runtimeOptions, isBatchable(resolved.signature), opts)) {
