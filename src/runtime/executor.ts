@@ -98,6 +98,8 @@ interface WorkerReply {
 /** A session in its own worker thread. */
 class WorkerExecutor implements SessionExecutor {
   private nextId = 0;
+  /** Set once the thread is gone: every later call fails at once instead of waiting forever. */
+  private exited: Error | undefined;
   private readonly pending = new Map<number, { resolve: (reply: WorkerReply) => void; reject: (err: Error) => void }>();
 
   private constructor(private readonly worker: Worker) {
@@ -110,7 +112,10 @@ class WorkerExecutor implements SessionExecutor {
       else waiter.reject(new Error(reply.message));
     });
     worker.on('error', (err) => this.failAll(err));
-    worker.on('exit', (code) => this.failAll(new Error(`worker thread exited with code ${code}`)));
+    worker.on('exit', (code) => {
+      this.exited = new Error(`the instance's worker thread exited (code ${code})`);
+      this.failAll(this.exited);
+    });
     // An idle instance must not keep the process alive on its own; a pending call must (see call()).
     worker.unref();
   }
@@ -143,6 +148,7 @@ class WorkerExecutor implements SessionExecutor {
   }
 
   async release(): Promise<void> {
+    if (this.exited !== undefined) return;
     try {
       await this.call({ op: 'release' });
     } finally {
@@ -152,6 +158,7 @@ class WorkerExecutor implements SessionExecutor {
 
   private call(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
     const id = this.nextId++;
+    if (this.exited !== undefined) return Promise.reject(this.exited);
     return new Promise((resolve, reject) => {
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
