@@ -85,13 +85,14 @@ describe('OIP gRPC: ModelInfer', () => {
     expect(Buffer.compare(raw[0]!, sample.raw)).toBe(0);
   });
 
-  it.each(SAMPLES)('round-trips $datatype from raw_input_contents', async (sample) => {
-    const response = await call('ModelInfer', {
+  it.each(SAMPLES)('round-trips $datatype from raw_input_contents, within a deadline', async (sample) => {
+    const request = {
       model_name: identityModel(sample.datatype),
       model_version: '1',
       inputs: [{ name: 'in_0', datatype: sample.datatype, shape: [2, 3] }],
       raw_input_contents: [sample.raw],
-    });
+    };
+    const response = await call('ModelInfer', request, { deadline: Date.now() + 30_000 });
     expect(response['model_version']).toBe('1');
     expect(Buffer.compare((response['raw_output_contents'] as Buffer[])[0]!, sample.raw)).toBe(0);
   });

@@ -287,11 +287,11 @@ function serviceError(err: unknown): Partial<grpc.StatusObject> {
 }
 
 /** Wraps a request → response function as a unary handler; throws and rejections become statuses. */
-function unary<Req>(answer: (request: Req) => object | Promise<object>): grpc.handleUnaryCall<Req, object> {
+function unary<Req>(answer: (request: Req, call: grpc.ServerUnaryCall<Req, object>) => object | Promise<object>): grpc.handleUnaryCall<Req, object> {
   return (call, callback) => {
     let result: object | Promise<object>;
     try {
-      result = answer(call.request);
+      result = answer(call.request, call);
     } catch (err) {
       callback(serviceError(err));
       return;
@@ -319,9 +319,13 @@ function handlers(service: InferenceService, limits: CompiledRequestLimits): grp
       const m = service.modelMetadata(requireModelName(r.name), orUndefined(r.version));
       return { name: m.name, versions: m.versions, platform: m.platform, inputs: m.inputs.map(tensorMetadata), outputs: m.outputs.map(tensorMetadata) };
     }),
-    ModelInfer: unary(async (r: WireInferRequest) => {
-      const call = decodeGrpcInferRequest(r, limits);
-      return encodeGrpcInferResponse(await service.infer(call.model, call.version, call.request));
+    ModelInfer: unary(async (r: WireInferRequest, call) => {
+      const decoded = decodeGrpcInferRequest(r, limits);
+      // A client's gRPC deadline becomes the request's deadline, so the runtime drops work nobody waits for.
+      const deadline = call.getDeadline();
+      const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+      const options = Number.isFinite(deadlineMs) ? { deadlineMs } : undefined;
+      return encodeGrpcInferResponse(await service.infer(decoded.model, decoded.version, decoded.request, options));
     }),
     ModelStatistics: unary((r: NameVersion) => ({ model_stats: service.statistics(orUndefined(r.name), orUndefined(r.version)).map(statisticsMessage) })),
     RepositoryIndex: unary((r: { ready?: boolean }) => ({
