@@ -480,6 +480,15 @@ describe('model lifecycle', () => {
     expect(err.httpStatus).toBe(503);
     await expectCode(runtime.loadModel('mlp'), 'CONTINUUM_ERR_SHUTTING_DOWN');
   });
+
+  it('close waits for a load under way and releases what it loaded', async () => {
+    const runtime = runtimeOver(new TempDirSource().add('mlp', '1', v1, MLP_SIGNATURE));
+    const loading = runtime.loadModel('mlp');
+    await runtime.close();
+    await loading;
+    expect(runtime.loadedVersions()).toEqual([]);
+    expect(runtime.repositoryIndex()).toEqual([{ name: 'mlp', version: '1', state: 'UNAVAILABLE', reason: 'server closed' }]);
+  });
 });
 
 describe('PP-OCRv4 recognizer', () => {

@@ -227,6 +227,8 @@ export class Runtime implements InferenceService {
    */
   async drain(): Promise<void> {
     this.draining = true;
+    // Loads and unloads already under way finish first, so no session is created after close().
+    await Promise.all([...this.slots.values()].map((s) => s.chain));
     await Promise.all([...this.slots.values()].flatMap((s) => (s.current === undefined ? [] : [s.current.drain()])));
   }
 
