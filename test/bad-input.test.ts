@@ -202,6 +202,13 @@ const GRPC_CASES: readonly GrpcCase[] = [
     error: 'larger than max',
   },
   { name: 'unknown model', request: { ...grpcInput({}), model_name: 'nope' }, status: GrpcStatus.NOT_FOUND, error: "model 'nope' not found" },
+  { name: 'a parameter without a value', request: { ...grpcInput({}), parameters: { a: {} } }, status: GrpcStatus.INVALID_ARGUMENT, error: "parameter 'a' of the request has no value" },
+  {
+    name: 'a string parameter beyond the length limit',
+    request: grpcInput({ parameters: { note: { string_param: 'n'.repeat(5000) } } }),
+    status: GrpcStatus.INVALID_ARGUMENT,
+    error: "parameter 'note' of input 0 is 5000 characters",
+  },
 ];
 
 describe('bad input over gRPC', () => {
@@ -217,7 +224,10 @@ describe('bad input over gRPC', () => {
   });
 
   it('still answers a good request correctly after every bad one', async () => {
-    const response = await call('ModelInfer', grpcInput({}));
+    const response = await call('ModelInfer', {
+      ...grpcInput({ parameters: { note: { string_param: 'ok' } } }),
+      parameters: { priority: { int64_param: '3' }, sampled: { bool_param: true }, ratio: { double_param: 0.5 } },
+    });
     const raw = (response['raw_output_contents'] as Buffer[])[0]!;
     expect(Buffer.compare(raw, f32(1, 2, 3))).toBe(0);
     await expectHealthy();

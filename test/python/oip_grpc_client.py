@@ -157,7 +157,9 @@ def main():
     # Errors carry the OIP status codes.
     errors = {}
     for label, req in [
-        ("unknown_model", P["ModelInferRequest"](model_name="nope", inputs=[P["InferInputTensor"](name="input", datatype="FP32", shape=[1, 1], contents=P["InferTensorContents"](fp32_contents=[1.0]))])),
+        ("unknown_model", P["ModelInferRequest"](model_name="nope", inputs=[
+            P["InferInputTensor"](name="input", datatype="FP32", shape=[1, 1], contents=P["InferTensorContents"](fp32_contents=[1.0])),
+        ])),
         ("bad_datatype", P["ModelInferRequest"](model_name="mlp", inputs=[P["InferInputTensor"](name="input", datatype="FP99", shape=[1, 4])])),
     ]:
         try:
