@@ -165,6 +165,9 @@ function contentsValues(header: TensorHeader, contents: WireContents | undefined
 const hasContents = (contents: WireContents | undefined): boolean =>
   contents !== undefined && Object.values(contents).some((v: readonly unknown[] | undefined) => (v?.length ?? 0) > 0);
 
+/** proto3 strings have no "absent": an empty one means not given. */
+const orUndefined = (s: string | undefined): string | undefined => (s === undefined || s === '' ? undefined : s);
+
 /** A decoded ModelInfer call: which model, and the request. */
 export interface GrpcInferCall {
   readonly model: string;
@@ -174,14 +177,13 @@ export interface GrpcInferCall {
 
 /**
  * Decodes a ModelInferRequest (proto-loader object) into an {@link InferRequest}, with the same
- * checks and limits as REST. proto3 has no "absent" for strings, so an empty `model_version` or
- * `id` means none.
+ * checks and limits as REST; an empty `model_version` or `id` means none.
  */
 export function decodeGrpcInferRequest(wire: WireInferRequest, limits: CompiledRequestLimits): GrpcInferCall {
   const model = wire.model_name ?? '';
   if (model === '') throw new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', 'ModelInferRequest needs model_name');
-  const version = wire.model_version === undefined || wire.model_version === '' ? undefined : wire.model_version;
-  const id = checkRequestId(wire.id === '' ? undefined : wire.id, limits);
+  const version = orUndefined(wire.model_version);
+  const id = checkRequestId(orUndefined(wire.id), limits);
   const parameters = fromWireParameters(wire.parameters, 'the request', limits);
   const wireInputs = wire.inputs ?? [];
   checkInputCount(wireInputs.length, limits);
@@ -300,8 +302,6 @@ function unary<Req>(answer: (request: Req, call: grpc.ServerUnaryCall<Req, objec
     else callback(null, result);
   };
 }
-
-const orUndefined = (s: string | undefined): string | undefined => (s === undefined || s === '' ? undefined : s);
 
 function requireModelName(name: string | undefined): string {
   if (name === undefined || name === '') throw new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', 'the request needs a model name');
