@@ -9,6 +9,7 @@
  * JSON object per line on stdout:
  *
  *   {"type":"ready","setupMs":…,"probe":{…},"sessionCreateMs":[…]}
+ *   {"type":"warm"}                                                      (warm-up over)
  *   {"type":"window","index":0,"durationMs":…,"completed":…,"errors":…,"latenciesUs":[…]}  (repeated)
  *   {"type":"done","stable":true}
  *
@@ -47,6 +48,7 @@ export type LoadgenConfig = z.input<typeof LoadgenConfigSchema>;
 /** A line the load generator prints. */
 export type LoadgenLine =
   | { readonly type: 'ready'; readonly setupMs: number; readonly probe?: Probe; readonly sessionCreateMs?: readonly number[] }
+  | { readonly type: 'warm' }
   | ({ readonly type: 'window'; readonly index: number; readonly firstError?: string } & Window)
   | { readonly type: 'done'; readonly stable: boolean };
 
@@ -189,6 +191,7 @@ export async function runLoadgen(input: LoadgenConfig): Promise<void> {
     let boundary = sharedClockMs() + config.warmupMs;
     await sleepUntil(boundary);
     await engine.cut(boundary);
+    print({ type: 'warm' });
     const windows: Window[] = [];
     while (!stopping && windows.length < config.maxWindows && !isStable(windows, config.stability)) {
       const start = boundary;
