@@ -9,8 +9,8 @@
  * - Continuum over REST JSON, REST binary tensors and gRPC.
  *
  * Writes bench/results/serving-<date>.json and the "Serving" section of docs/benchmarks.md (a
- * --quick run writes its JSON to the temp directory only), and prints PASS/FAIL against the issue's targets. Every process it starts is
- * ended when it finishes, fails or is interrupted.
+ * --quick run writes its JSON to the temp directory only), and prints PASS/FAIL against the
+ * issue's targets. Every process it starts is ended when it finishes, fails or is interrupted.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
