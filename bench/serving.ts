@@ -301,10 +301,14 @@ async function mlpPhase(ctx: Context, dir: string, timing: Timing, quick: boolea
     // Raw ORT on one thread with one intra-op thread: the fastest layout for a model this small.
     const systems: System[] = [...rawSystems(quick, 1)];
     if (continuum !== undefined) {
-      await pushModel(continuum, model);
-      await new Promise((r) => setTimeout(r, 500));
-      loadedIdleMb = treeRssMb(continuum.process.pid);
-      systems.push(...continuumSystems(continuum, 'continuum', 'Continuum'));
+      try {
+        await pushModel(continuum, model);
+        await new Promise((r) => setTimeout(r, 500));
+        loadedIdleMb = treeRssMb(continuum.process.pid);
+        systems.push(...continuumSystems(continuum, 'continuum', 'Continuum'));
+      } catch (err) {
+        ctx.failures.push(`pushing the MLP to Continuum: ${err instanceof Error ? err.message : String(err)}`);
+      }
     }
     systems.push(httpSystem('fastify', 'Fastify + ORT peer', 'rest-json', `http://127.0.0.1:${fastifyPort}`, true));
     if (python) systems.push(httpSystem('python', 'FastAPI + torch peer', 'rest-json', `http://127.0.0.1:${pythonPort}`, true));
@@ -312,7 +316,8 @@ async function mlpPhase(ctx: Context, dir: string, timing: Timing, quick: boolea
     process.stdout.write(`MLP (${model.path}):\n`);
     // Concurrency outermost: every system sees the machine in the same state at each level.
     for (const c of timing.concurrencies) for (const s of systems) await measure(ctx, 'mlp', model, s, c, timing);
-    if (continuum !== undefined) await unloadModel(continuum, model.name);
+    // Unloaded so the recognizer's measurements run without the MLP beside it.
+    if (continuum !== undefined && ctx.rows.some((r) => r.model === 'mlp' && r.systemId === 'continuum')) await unloadModel(continuum, model.name);
   } finally {
     await Promise.all(peers.map((p) => ctx.processes.end(p)));
   }
@@ -349,9 +354,13 @@ async function ocrPhase(
     const raw = rawSystems(quick, 0);
     const systems: System[] = [...raw];
     if (continuum !== undefined) {
-      await pushModel(continuum, model);
-      continuumLoadMs = await timeLoads(continuum, model.name, LOAD_REPEATS);
-      systems.push(...continuumSystems(continuum, 'continuum', 'Continuum (default options)'));
+      try {
+        await pushModel(continuum, model);
+        continuumLoadMs = await timeLoads(continuum, model.name, LOAD_REPEATS);
+        systems.push(...continuumSystems(continuum, 'continuum', 'Continuum (default options)'));
+      } catch (err) {
+        ctx.failures.push(`pushing the recognizer to Continuum: ${err instanceof Error ? err.message : String(err)}`);
+      }
     }
     systems.push(httpSystem('fastify', 'Fastify + ORT peer', 'rest-json', `http://127.0.0.1:${fastifyPort}`, true));
     process.stdout.write(`PP-OCRv4 recognizer (${model.path}):\n`);
@@ -364,16 +373,20 @@ async function ocrPhase(
         if (first && run?.sessionCreateMs !== undefined) rawCreateMs = run.sessionCreateMs.slice(1);
       }
     }
-    if (continuum !== undefined) {
+    if (continuum !== undefined && continuumLoadMs.length > 0) {
       const ocrRows = ctx.rows.filter((r) => r.model === 'ocr');
       const bestRaw = bestRow(ocrRows.filter((r) => r.protocol === 'in-process'));
       const bestProtocol = bestRow(ocrRows.filter((r) => r.systemId === 'continuum'))?.protocol ?? 'grpc';
       if (bestRaw !== undefined) {
         const options = optionsLike(bestRaw.systemId);
-        await applyRuntimeOptions(continuum, model.name, options);
-        tuned = { options: { ...options }, how: `the layout of the best raw configuration, ${bestRaw.system}; measured over ${bestProtocol}` };
+        try {
+          await applyRuntimeOptions(continuum, model.name, options);
+          tuned = { options: { ...options }, how: `the layout of the best raw configuration, ${bestRaw.system}; measured over ${bestProtocol}` };
+        } catch (err) {
+          ctx.failures.push(`tuning the recognizer: ${err instanceof Error ? err.message : String(err)}`);
+        }
         const tunedSystem = continuumSystems(continuum, 'continuum-tuned', 'Continuum (tuned)').find((s) => s.target(model).protocol === bestProtocol);
-        if (tunedSystem !== undefined) for (const c of timing.concurrencies) await measure(ctx, 'ocr', model, tunedSystem, c, timing);
+        if (tuned !== undefined && tunedSystem !== undefined) for (const c of timing.concurrencies) await measure(ctx, 'ocr', model, tunedSystem, c, timing);
       }
     }
   } finally {
