@@ -210,11 +210,16 @@ export async function runLoadgen(input: LoadgenConfig): Promise<void> {
 
 const arg = process.argv[2];
 if (arg !== undefined && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  // Writes to a pipe are asynchronous on POSIX: exit only once every line has left, or the last
+  // (largest) one arrives cut.
+  const exitAfterFlush = (code: number): void => {
+    process.stdout.write('', () => process.exit(code));
+  };
   runLoadgen(JSON.parse(arg) as LoadgenConfig).then(
-    () => process.exit(0),
+    () => exitAfterFlush(0),
     (err: unknown) => {
       process.stderr.write(`loadgen: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exit(1);
+      exitAfterFlush(1);
     },
   );
 }
