@@ -43,13 +43,13 @@ interface Timing {
 }
 
 /**
- * The full run: the issue's sweep (1, 4, 16, 64). MLP windows of 1.5 s hold thousands of requests;
- * recognizer windows of 2 s hold ~100 even at concurrency 1. The window cap bounds a run that never
- * settles (a busy machine) to about ten minutes.
+ * The full run: the issue's sweep (1, 4, 16, 64). MLP windows of 1 s hold thousands of requests;
+ * recognizer windows of 1.5 s hold ~50 even at concurrency 1. The window cap bounds a run that
+ * never settles (a busy machine) to about ten minutes.
  */
 const FULL: Readonly<Record<ModelKey, Timing>> = {
-  mlp: { concurrencies: [1, 4, 16, 64], warmupMs: 1000, windowMs: 1500, maxWindows: 5 },
-  ocr: { concurrencies: [1, 4, 16, 64], warmupMs: 1500, windowMs: 2000, maxWindows: 5 },
+  mlp: { concurrencies: [1, 4, 16, 64], warmupMs: 1000, windowMs: 1000, maxWindows: 5 },
+  ocr: { concurrencies: [1, 4, 16, 64], warmupMs: 1500, windowMs: 1500, maxWindows: 4 },
 };
 /** The smoke run: everything once, short windows, under a minute. */
 const QUICK: Readonly<Record<ModelKey, Timing>> = {
