@@ -11,6 +11,7 @@ import multipart from '@fastify/multipart';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
+import { parse } from './validate.js';
 import { ContinuumError } from '../errors.js';
 import { checkLabels, checkName, modelTooLarge, parseLabelList } from '../registry/index.js';
 import type { Labels, ModelVersion, Registry, StagedArtifact } from '../registry/index.js';
@@ -38,15 +39,6 @@ const pushQuery = z.object({ version: z.string().max(63).optional(), labels: z.s
 const aliasBody = z.strictObject({ version: z.string().min(1).max(63) });
 const labelsBody = z.strictObject({ labels: z.record(z.string().max(63), z.string().max(128).nullable()) });
 const formLabels = z.record(z.string().max(63), z.string().max(128));
-
-/** Validates untrusted input against a zod schema; a mismatch is CONTINUUM_ERR_BAD_REQUEST naming the field. */
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const path = issue === undefined || issue.path.length === 0 ? '' : ` at '${issue.path.join('.')}'`;
-  throw new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', `invalid ${what}${path}: ${issue?.message ?? 'malformed'}`);
-}
 
 /** The management API of the model registry; register with prefix `/api/v1`. */
 export const modelsApiPlugin: FastifyPluginAsync<ModelsApiOptions> = async (app, options) => {

@@ -3,6 +3,7 @@
  * sends as `{"error", "code"}` come back as the same {@link ContinuumError}, so the CLI reports
  * what the server said; a server that is not there is CONTINUUM_ERR_SERVER_UNREACHABLE.
  */
+import type { Command } from 'commander';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -133,4 +134,24 @@ function responseError(status: number, text: string): ContinuumError {
     }
   }
   return new ContinuumError('CONTINUUM_ERR_INTERNAL', `server answered HTTP ${status}: ${text.slice(0, 200)}`, { details: { httpStatus: status } });
+}
+
+/** Options every command that talks to a server takes. */
+export interface CommonOptions {
+  readonly server: string;
+  readonly token?: string;
+  readonly json?: boolean;
+}
+
+/** Adds `--server`, `--token` and `--json` to a command. */
+export function withCommonOptions(command: Command): Command {
+  return command
+    .option('--server <url>', 'URL of the Continuum server', DEFAULT_SERVER_URL)
+    .option('--token <token>', `management token (default: $${TOKEN_ENV})`)
+    .option('--json', 'print the API response as JSON');
+}
+
+/** The API client for a command's options. */
+export function clientOf(options: CommonOptions): ApiClient {
+  return new ApiClient({ server: options.server, ...(options.token === undefined ? {} : { token: options.token }) });
 }

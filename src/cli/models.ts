@@ -7,27 +7,10 @@ import { ContinuumError } from '../errors.js';
 import type { TensorSpec } from '../oip/types.js';
 import { parseLabelList } from '../registry/index.js';
 import type { ModelDetail, ModelSummary, ModelVersion } from '../registry/index.js';
-import { ApiClient, DEFAULT_SERVER_URL, TOKEN_ENV } from './client.js';
+import { clientOf, withCommonOptions } from './client.js';
+import type { CommonOptions } from './client.js';
 import { formatBytes, formatFields, formatLabels, formatTable, printResult, stdoutOutput } from './output.js';
 import type { Output } from './output.js';
-
-/** Options every models command takes. */
-interface CommonOptions {
-  readonly server: string;
-  readonly token?: string;
-  readonly json?: boolean;
-}
-
-function withCommonOptions(command: Command): Command {
-  return command
-    .option('--server <url>', 'URL of the Continuum server', DEFAULT_SERVER_URL)
-    .option('--token <token>', `management token (default: $${TOKEN_ENV})`)
-    .option('--json', 'print the API response as JSON');
-}
-
-function clientOf(options: CommonOptions): ApiClient {
-  return new ApiClient({ server: options.server, ...(options.token === undefined ? {} : { token: options.token }) });
-}
 
 const segment = encodeURIComponent;
 

@@ -14,3 +14,9 @@ export { decodeBinaryInferRequest, encodeRestInferResponse, INFERENCE_HEADER_CON
 export type { EncodedInferResponse } from './binary-codec.js';
 export { GRPC_PROTO_PATH, startGrpcServer } from './grpc.js';
 export type { GrpcServerHandle, GrpcServerOptions } from './grpc.js';
+
+/**
+ * OIP extensions these front ends implement, as named in `GET /v2` server metadata (Triton's
+ * names: binary tensor data, statistics, model repository).
+ */
+export const OIP_EXTENSIONS: readonly string[] = ['binary_tensor_data', 'statistics', 'model_repository'];

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { ContinuumError } from '../errors.js';
 import { modelsApiPlugin } from '../api/models.js';
 import { tuneApiPlugin } from '../api/tune.js';
-import { compileRequestLimits, httpErrorHandler, oipRestPlugin, startGrpcServer } from '../gateway/index.js';
+import { compileRequestLimits, httpErrorHandler, OIP_EXTENSIONS, oipRestPlugin, startGrpcServer } from '../gateway/index.js';
 import type { GrpcServerHandle } from '../gateway/index.js';
 import { Registry } from '../registry/index.js';
 import { Runtime } from '../runtime/index.js';
@@ -52,7 +52,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   mkdirSync(options.dataDir, { recursive: true });
 
   const registry = Registry.open(options.dataDir);
-  const runtime = new Runtime({ source: registry, serverName: SERVER_NAME, serverVersion: SERVER_VERSION });
+  const runtime = new Runtime({ source: registry, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, extensions: OIP_EXTENSIONS });
   registry.addUseCheck((name, version) =>
     runtime.loadedVersions().some((v) => v.name === name && v.version === version) ? 'it is loaded in the runtime (unload it first)' : undefined,
   );
