@@ -123,8 +123,7 @@ export async function unloadModel(server: ContinuumServer, name: string): Promis
   await call('POST', `${server.origin}/v2/repository/models/${name}/unload`);
 }
 
-/** Stores runtime options for a model and reloads it with them. */
+/** Stores runtime options for a model (`PUT /api/v1/models/{name}/runtime-options`); the server reloads it with them. */
 export async function applyRuntimeOptions(server: ContinuumServer, name: string, options: ModelRuntimeOptions): Promise<void> {
   await call('PUT', `${server.origin}/api/v1/models/${name}/runtime-options`, JSON.stringify(options));
-  await call('POST', `${server.origin}/v2/repository/models/${name}/load`);
 }

@@ -35,6 +35,8 @@ export const LoadgenConfigSchema = z.object({
   warmupMs: z.number().int().min(0).max(60_000),
   windowMs: z.number().int().min(50).max(60_000),
   maxWindows: z.number().int().min(1).max(100),
+  /** Time limit of warm-up and windows together; the windows measured by then are reported. */
+  maxMeasureMs: z.number().int().min(100).max(600_000).default(60_000),
   stability: z.object({ windows: z.number().int().min(1).max(10), tolerance: z.number().min(0).max(1) }),
   /** Decode one answer first and print it, to check it against the other targets. */
   probe: z.boolean(),
@@ -188,17 +190,34 @@ export async function runLoadgen(input: LoadgenConfig): Promise<void> {
   process.stdin.resume();
   try {
     engine.start();
-    let boundary = sharedClockMs() + config.warmupMs;
-    await sleepUntil(boundary);
-    await engine.cut(boundary);
+    const deadline = sharedClockMs() + config.maxMeasureMs;
+    // A window must hold at least one answer per client: with slow answers (seconds each under a
+    // deep closed loop) a fixed-length window would hold none. Warm-up and windows are stretched in
+    // window-length steps until they do, up to the measurement's deadline.
+    const untilFull = async (from: number, minimumMs: number): Promise<{ readonly end: number; readonly cut: WindowCut }> => {
+      let end = from + minimumMs;
+      let total: WindowCut = { latenciesUs: [], completed: 0, errors: 0, firstError: undefined };
+      for (;;) {
+        await sleepUntil(end);
+        const cut = await engine.cut(end);
+        total = {
+          latenciesUs: total.latenciesUs.length === 0 ? cut.latenciesUs : total.latenciesUs.concat(cut.latenciesUs),
+          completed: total.completed + cut.completed,
+          errors: total.errors + cut.errors,
+          firstError: total.firstError ?? cut.firstError,
+        };
+        if (total.completed + total.errors >= config.concurrency || stopping || end >= deadline) return { end, cut: total };
+        end += config.windowMs;
+      }
+    };
+    let boundary = (await untilFull(sharedClockMs(), config.warmupMs)).end;
     print({ type: 'warm' });
     const windows: Window[] = [];
-    while (!stopping && windows.length < config.maxWindows && !isStable(windows, config.stability)) {
+    while (!stopping && sharedClockMs() < deadline && windows.length < config.maxWindows && !isStable(windows, config.stability)) {
       const start = boundary;
-      boundary += config.windowMs;
-      await sleepUntil(boundary);
-      const cut = await engine.cut(boundary);
-      const window: Window = { durationMs: boundary - start, completed: cut.completed, errors: cut.errors, latenciesUs: cut.latenciesUs };
+      const { end, cut } = await untilFull(start, config.windowMs);
+      boundary = end;
+      const window: Window = { durationMs: end - start, completed: cut.completed, errors: cut.errors, latenciesUs: cut.latenciesUs };
       windows.push(window);
       print({ type: 'window', index: windows.length - 1, ...window, ...(cut.firstError === undefined ? {} : { firstError: cut.firstError }) });
     }

@@ -40,6 +40,8 @@ interface Timing {
   readonly warmupMs: number;
   readonly windowMs: number;
   readonly maxWindows: number;
+  /** Time limit of one measurement's warm-up and windows (windows stretch until each client answered). */
+  readonly maxMeasureMs: number;
 }
 
 /**
@@ -48,13 +50,13 @@ interface Timing {
  * never settles (a busy machine) to about ten minutes.
  */
 const FULL: Readonly<Record<ModelKey, Timing>> = {
-  mlp: { concurrencies: [1, 4, 16, 64], warmupMs: 1000, windowMs: 1000, maxWindows: 5 },
-  ocr: { concurrencies: [1, 4, 16, 64], warmupMs: 1500, windowMs: 1500, maxWindows: 4 },
+  mlp: { concurrencies: [1, 4, 16, 64], warmupMs: 1000, windowMs: 1000, maxWindows: 5, maxMeasureMs: 20_000 },
+  ocr: { concurrencies: [1, 4, 16, 64], warmupMs: 1500, windowMs: 1500, maxWindows: 4, maxMeasureMs: 40_000 },
 };
 /** The smoke run: everything once, short windows, under a minute. */
 const QUICK: Readonly<Record<ModelKey, Timing>> = {
-  mlp: { concurrencies: [1, 16], warmupMs: 300, windowMs: 250, maxWindows: 3 },
-  ocr: { concurrencies: [4], warmupMs: 500, windowMs: 500, maxWindows: 3 },
+  mlp: { concurrencies: [1, 16], warmupMs: 300, windowMs: 250, maxWindows: 3, maxMeasureMs: 5_000 },
+  ocr: { concurrencies: [4], warmupMs: 500, windowMs: 500, maxWindows: 3, maxMeasureMs: 10_000 },
 };
 
 /**
@@ -154,7 +156,7 @@ async function runLoadgen(ctx: Context, config: LoadgenConfig, continuum: Contin
           peakRssMb = Math.max(peakRssMb ?? 0, treeRssMb(continuum.process.pid));
           // Once a second: memory moves slowly, and the scan of /proc competes with the server.
         }, 1000);
-  const limitMs = 90_000 + timing.warmupMs + timing.windowMs * (timing.maxWindows + 1);
+  const limitMs = 90_000 + timing.maxMeasureMs;
   const watchdog = setTimeout(() => void ctx.processes.end(proc), limitMs);
   try {
     await proc.onLines(async (text) => {
@@ -194,6 +196,7 @@ async function measure(ctx: Context, modelKey: ModelKey, model: BenchModel, syst
     warmupMs: timing.warmupMs * (concurrency === timing.concurrencies[0] ? FIRST_WARMUP_FACTOR : 1),
     windowMs: timing.windowMs,
     maxWindows: timing.maxWindows,
+    maxMeasureMs: timing.maxMeasureMs,
     stability: PERF_ANALYZER_STABILITY,
     probe: system.probe,
     sessionCreateRepeats,
@@ -395,6 +398,12 @@ async function ocrPhase(
   return { continuumLoadMs, rawCreateMs, tuned };
 }
 
+/** The line of an error's message that says what went wrong (a child's stderr carries a stack). */
+function errorLine(err: unknown): string {
+  const lines = (err instanceof Error ? err.message : String(err)).split('\n').map((l) => l.trim());
+  return lines.find((l) => /Error|error:/.test(l)) ?? lines[0] ?? '';
+}
+
 function find(rows: readonly Row[], model: ModelKey, systemId: string, protocol: Row['protocol'], concurrency: number): Row | undefined {
   return rows.find((r) => r.model === model && r.systemId === systemId && r.protocol === protocol && r.concurrency === concurrency);
 }
@@ -482,7 +491,7 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 1000));
         idleMb = treeRssMb(continuum.process.pid);
       } catch (err) {
-        ctx.notes.push(`Continuum did not start: ${err instanceof Error ? err.message : String(err)}. Peers only.`);
+        ctx.notes.push(`Continuum did not start (${errorLine(err)}): peers only.`);
       }
     } else {
       ctx.notes.push(`Continuum did not run: ${why}. Peers only.`);
