@@ -64,7 +64,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   const newToken = authRequired && tokens.size === 0 ? tokens.create() : undefined;
 
   const limits = compileRequestLimits();
-  const app = Fastify({ logger: false, bodyLimit: limits.maxBodyBytes, forceCloseConnections: false });
+  const app = Fastify({ logger: false, bodyLimit: limits.maxBodyBytes, forceCloseConnections: 'idle' });
   app.setErrorHandler(httpErrorHandler);
   app.setNotFoundHandler((req, reply) => {
     httpErrorHandler(new ContinuumError('CONTINUUM_ERR_ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`), req, reply);
@@ -120,8 +120,12 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     closing ??= (async () => {
       // Stop taking new work everywhere first, then let in-flight requests finish.
       const drained = runtime.drain();
+      // server.close() waits for every keep-alive connection; a connection becomes idle only when
+      // its last response is written, so idle ones are swept until none is left.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
       const timeout = new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs).unref());
       await Promise.race([Promise.all([drained, app.close(), grpcHandle.close()]), timeout]);
+      clearInterval(sweep);
       await runtime.close();
       registry.close();
     })();
