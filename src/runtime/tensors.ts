@@ -4,7 +4,8 @@
  * is passed to ONNX Runtime without copying; BYTES become ONNX `string` tensors (UTF-8).
  */
 import * as ort from 'onnxruntime-node';
-import type { Datatype, Tensor, TensorData, TensorSpec } from '../oip/types.js';
+import { STORAGE_OF } from '../oip/types.js';
+import type { Datatype, NumericTensorData, Tensor, TensorData, TensorSpec } from '../oip/types.js';
 
 /** ONNX Runtime's tensor type name for each OIP datatype (BYTES is ONNX STRING). */
 export const ORT_TYPE_OF: Readonly<Record<Datatype, ort.Tensor.Type>> = {
@@ -21,25 +22,6 @@ export const ORT_TYPE_OF: Readonly<Record<Datatype, ort.Tensor.Type>> = {
   FP32: 'float32',
   FP64: 'float64',
   BYTES: 'string',
-};
-
-/** Typed storage of every fixed-size datatype (BOOL as 0/1 bytes, FP16 as raw half bits). */
-type NumericData = Exclude<TensorData, Uint8Array[]>;
-
-/** The typed-array class that stores each fixed-size datatype (OIP types.ts, {@link TensorData}). */
-const STORAGE_OF: Readonly<Record<Exclude<Datatype, 'BYTES'>, new (length: number) => NumericData>> = {
-  BOOL: Uint8Array,
-  UINT8: Uint8Array,
-  UINT16: Uint16Array,
-  UINT32: Uint32Array,
-  UINT64: BigUint64Array,
-  INT8: Int8Array,
-  INT16: Int16Array,
-  INT32: Int32Array,
-  INT64: BigInt64Array,
-  FP16: Uint16Array,
-  FP32: Float32Array,
-  FP64: Float64Array,
 };
 
 const utf8Decoder = new TextDecoder('utf-8');
@@ -98,6 +80,6 @@ export function fromOrtData(datatype: Datatype, data: ort.Tensor['data'], start:
     for (let i = start; i < end; i++) out[i - start] = utf8Encoder.encode(strings[i] as string);
     return out;
   }
-  const typed = data as NumericData;
+  const typed = data as NumericTensorData;
   return start === 0 && end === typed.length ? typed : typed.subarray(start, end);
 }
