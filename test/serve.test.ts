@@ -82,6 +82,8 @@ describe('continuum serve', () => {
     const anonymous = await fetch(`${base}/api/v1/models`);
     expect(anonymous.status).toBe(401);
     expect(((await anonymous.json()) as { error: string }).error).toMatch(/token/);
+    // A percent-encoded spelling of the same route is guarded too.
+    expect((await fetch(`${base}/%61pi/v1/models`)).status).toBe(401);
     const forged = await fetch(`${base}/api/v1/models`, { headers: { authorization: 'Bearer ctm_00000000_forged' } });
     expect(forged.status).toBe(401);
     const allowed = await fetch(`${base}/api/v1/models`, { headers: { authorization: `Bearer ${token}` } });

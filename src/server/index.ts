@@ -57,8 +57,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     runtime.loadedVersions().some((v) => v.name === name && v.version === version) ? 'it is loaded in the runtime (unload it first)' : undefined,
   );
 
-  // Per the security baseline: on any non-loopback interface the management API needs a
-  // token; the first such start creates one and prints it once.
+  // Security baseline: on any non-loopback interface the management API needs a token; the first
+  // such start creates one and prints it once.
   const authRequired = !isLoopbackHost(options.host);
   const tokens = TokenStore.open(options.dataDir);
   const newToken = authRequired && tokens.size === 0 ? tokens.create() : undefined;
@@ -71,7 +71,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   });
   if (authRequired) {
     app.addHook('onRequest', async (req) => {
-      if (!req.url.startsWith('/api/')) return;
+      // Decided on the matched route, not the raw URL, so no spelling of a path slips past.
+      if (req.routeOptions.url?.startsWith('/api/') !== true) return;
       const token = bearerToken(req.headers.authorization);
       if (token === undefined) throw new ContinuumError('CONTINUUM_ERR_UNAUTHENTICATED', 'this API needs a token: send "Authorization: Bearer <token>" (the token printed at first start, or CONTINUUM_TOKEN for the CLI)');
       if (!tokens.verify(token)) throw new ContinuumError('CONTINUUM_ERR_UNAUTHENTICATED', 'the token is not valid');
