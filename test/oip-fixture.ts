@@ -4,7 +4,7 @@
  * the gRPC server, both on 127.0.0.1 with port 0. The model source is a small in-memory map: the
  * registry is not what these suites test.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -18,7 +18,7 @@ import type { Datatype, Signature } from '../src/oip/types.js';
 import { DATATYPES } from '../src/oip/types.js';
 import { buildIdentity, buildMlp } from '../src/onnx/build.js';
 import { Runtime } from '../src/runtime/index.js';
-import type { ModelSource, ResolvedModelVersion } from '../src/runtime/index.js';
+import { TempDirModelSource } from './support/temp-model-source.js';
 
 /** A model to serve: its ONNX bytes and signature, under a name and version. */
 export interface FixtureModel {
@@ -54,32 +54,6 @@ export function standardModels(): FixtureModel[] {
   return [...identities, mlp];
 }
 
-/** An in-memory model source over ONNX files in a temp dir (the registry's role in production). */
-class TempDirModelSource implements ModelSource {
-  private readonly versions: ResolvedModelVersion[] = [];
-
-  constructor(dir: string, models: readonly FixtureModel[]) {
-    for (const m of models) {
-      const artifactPath = join(dir, `${m.name}-${m.version}.onnx`);
-      writeFileSync(artifactPath, m.bytes);
-      this.versions.push({ name: m.name, version: m.version, artifactPath, sha256: `${m.name}-${m.version}`, signature: m.signature, runtimeOptions: {} });
-    }
-  }
-
-  resolve(name: string, version?: string): ResolvedModelVersion {
-    const all = this.versions.filter((v) => v.name === name);
-    if (all.length === 0) throw new ContinuumError('CONTINUUM_ERR_MODEL_NOT_FOUND', `model '${name}' not found`);
-    const found = version === undefined ? all[all.length - 1] : all.find((v) => v.version === version);
-    if (found === undefined) throw new ContinuumError('CONTINUUM_ERR_VERSION_NOT_FOUND', `model '${name}' has no version '${version}'`);
-    return found;
-  }
-
-  listDefaults(): readonly { readonly name: string; readonly version: string }[] {
-    const names = [...new Set(this.versions.map((v) => v.name))];
-    return names.map((name) => ({ name, version: this.resolve(name).version }));
-  }
-}
-
 /** A running REST + gRPC server over a real Runtime. */
 export interface OipServer {
   readonly url: string;
@@ -96,7 +70,7 @@ export async function startOipServer(
   load: readonly string[] = [...new Set(models.map((m) => m.name))],
 ): Promise<OipServer> {
   const dir = mkdtempSync(join(tmpdir(), 'continuum-oip-'));
-  const runtime = new Runtime({ source: new TempDirModelSource(dir, models) });
+  const runtime = new Runtime({ source: models.reduce((source, m) => source.add(m.name, m.version, m.bytes, m.signature), new TempDirModelSource(dir)) });
   for (const name of load) await runtime.loadModel(name);
   const compiled = compileRequestLimits(limits);
   // The same composition as the server: root error handler, not-found handler, plugin at the root.

