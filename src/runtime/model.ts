@@ -13,8 +13,8 @@ import { ModelStatisticsRecorder } from './statistics.js';
 import { concatData, fromOrtData, toOrtTensor, zeroInputs } from './tensors.js';
 import { isBatchable, validateRequest, type ValidatedRequest } from './validate.js';
 
-/** Microseconds on the monotonic clock. */
-const nowUs = (): number => performance.now() * 1000;
+/** Microseconds on the monotonic clock the batcher and deadlines use. */
+export const nowUs = (): number => performance.now() * 1000;
 
 /**
  * Sizes tried for dynamic non-batch dimensions when warming up: 1 fits most graphs; convolutional

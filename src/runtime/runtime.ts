@@ -12,7 +12,7 @@ import type {
   RepositoryEntry,
   ServerMetadata,
 } from '../oip/types.js';
-import { LoadedModelVersion } from './model.js';
+import { LoadedModelVersion, nowUs } from './model.js';
 import { compileRuntimeOptions } from './options.js';
 import type { CompiledModelRuntimeOptions, InferenceService, InferOptions, ModelSource, ResolvedModelVersion } from './service.js';
 
@@ -48,9 +48,6 @@ export interface LoadedVersion {
   readonly version: string;
   readonly sha256: string;
 }
-
-/** Microseconds on the monotonic clock the batcher uses. */
-const nowUs = (): number => performance.now() * 1000;
 
 /** Runs ONNX models with dynamic batching and statistics; see the module comment. */
 export class Runtime implements InferenceService {

@@ -4,6 +4,7 @@
  * come with deployments; this composition is where they plug in.
  */
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
@@ -24,9 +25,10 @@ export { compileServeOptions, defaultDataDir } from './config.js';
 export type { CompiledServeOptions, ServeOptions } from './config.js';
 export { DEMO_MODEL_NAME, demoCurlCommand } from './demo.js';
 
-/** Server software name and version reported by `GET /v2` (OIP server metadata). */
+/** Server software name reported by `GET /v2` (OIP server metadata). */
 export const SERVER_NAME = 'continuum';
-export const SERVER_VERSION = '0.1.0';
+/** Server version reported by `GET /v2` and `continuum --version`: package.json's, from src/ or dist/ alike. */
+export const SERVER_VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 /** A running `continuum serve`. */
 export interface RunningServer {
