@@ -33,9 +33,9 @@ const tuneBody = z
   })
   .default({});
 
-/** Reloads a model when it is loaded, so new runtime options take effect at once. */
+/** Reloads a model when it is serving, so new runtime options take effect at once. */
 async function reloadIfLoaded(runtime: Runtime, name: string): Promise<boolean> {
-  if (!runtime.loadedVersions().some((v) => v.name === name)) return false;
+  if (!runtime.modelReady(name)) return false;
   await runtime.loadModel(name);
   return true;
 }

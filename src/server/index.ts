@@ -88,7 +88,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     // A model's first version is loaded at once so a push gives a working endpoint; later
     // versions wait for an explicit load (or, with deployments, a rollout).
     onVersionPushed: async (name: string) => {
-      if (!runtime.loadedVersions().some((v) => v.name === name)) await runtime.loadModel(name);
+      if (!runtime.modelReady(name)) await runtime.loadModel(name);
     },
   });
   await app.register(tuneApiPlugin, { prefix: '/api/v1', registry, runtime });
