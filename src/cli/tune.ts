@@ -74,7 +74,7 @@ export function registerTuneCommand(program: Command, out: Output = stdoutOutput
         ...(o.measureMs === undefined ? {} : { measureMs: o.measureMs }),
         ...(o.dynamicDim === undefined ? {} : { dynamicDimSize: o.dynamicDim }),
       };
-      const answer = await clientOf(o).sendJson<TuneAnswer>('POST', `/api/v1/models/${encodeURIComponent(model)}/tune`, body);
+      const answer = await clientOf(o).sendJson<TuneAnswer>('POST', `/models/${encodeURIComponent(model)}/tune`, body);
       printResult(out, o.json === true, answer, tuneText);
     },
   );
