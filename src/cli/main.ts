@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { demoCurlCommand, DEMO_MODEL_NAME, SERVER_VERSION, startServer } from '../server/index.js';
+import type { ServeOptions } from '../server/index.js';
 import { registerModelCommands } from './models.js';
 import { registerTuneCommand } from './tune.js';
 
@@ -30,7 +31,7 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'data directory (default: $CONTINUUM_HOME or ./.continuum)')
     .option('--no-demo', 'do not register the demo model')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'warn')
-    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; logLevel: 'warn' }) => {
+    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; logLevel: NonNullable<ServeOptions['logLevel']> }) => {
       const server = await startServer({
         host: opts.host,
         port: opts.port,
