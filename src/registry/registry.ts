@@ -5,8 +5,6 @@
  */
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import Database from 'better-sqlite3';
-import type { Database as SqliteDatabase } from 'better-sqlite3';
 import { ContinuumError } from '../errors.js';
 import type { Signature } from '../oip/types.js';
 import type { ModelRuntimeOptions, ModelSource, ResolvedModelVersion } from '../runtime/service.js';
@@ -16,7 +14,9 @@ import { inspectOnnx } from './inspect.js';
 import type { OnnxInspection } from './inspect.js';
 import { checkLabels, checkName, integerVersion, nextIntegerVersion } from './names.js';
 import type { Labels } from './names.js';
-import { migrate } from './schema.js';
+import { MIGRATIONS, REGISTRY_MIGRATIONS_TABLE } from './schema.js';
+import { openDatabase } from '../store/index.js';
+import type { SqliteDatabase } from '../store/index.js';
 
 /** The alias a client gets when it names no version. */
 export const PRODUCTION_ALIAS = 'production';
@@ -121,17 +121,7 @@ export class Registry implements ModelSource {
    */
   static open(dataDir: string, options: RegistryOptions = {}): Registry {
     const blobs = new BlobStore(dataDir);
-    const db = new Database(join(dataDir, 'continuum.db'));
-    try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('foreign_keys = ON');
-      // A second process (the CLI's offline commands, a test) may hold the write lock briefly.
-      db.pragma('busy_timeout = 5000');
-      migrate(db);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
+    const db = openDatabase(dataDir, MIGRATIONS, REGISTRY_MIGRATIONS_TABLE);
     const maxArtifactBytes = options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES;
     const registry = new Registry(db, blobs, maxArtifactBytes, options.maxTensorBytes ?? maxArtifactBytes);
     registry.gc();

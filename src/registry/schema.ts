@@ -1,16 +1,11 @@
 /**
- * The registry's SQLite schema as an ordered list of migrations. Each runs once, in a
- * transaction, and is recorded in `schema_migrations`; re-opening a data directory applies only
- * the migrations it has not seen. Append new migrations; never edit an applied one.
+ * The registry's SQLite schema as an ordered list of migrations (applied by src/store): each runs
+ * once and is recorded in `schema_migrations`. Append new migrations; never edit an applied one.
  */
-import type { Database } from 'better-sqlite3';
+import type { Migration } from '../store/index.js';
 
-/** One schema change. */
-export interface Migration {
-  readonly id: number;
-  readonly name: string;
-  readonly sql: string;
-}
+/** The table recording which registry migrations ran. */
+export const REGISTRY_MIGRATIONS_TABLE = 'schema_migrations';
 
 /** Every migration, in order. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -48,20 +43,3 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
 ];
-
-/** Applies the migrations `db` has not seen yet; returns the ids applied. */
-export function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-  const applied = new Set((db.prepare('SELECT id FROM schema_migrations').all() as { id: number }[]).map((r) => r.id));
-  const record = db.prepare('INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)');
-  const done: number[] = [];
-  for (const migration of migrations) {
-    if (applied.has(migration.id)) continue;
-    db.transaction(() => {
-      db.exec(migration.sql);
-      record.run(migration.id, migration.name, new Date().toISOString());
-    })();
-    done.push(migration.id);
-  }
-  return done;
-}
