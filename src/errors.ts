@@ -66,6 +66,11 @@ export const ERROR_KINDS = {
   CONTINUUM_ERR_TIMEOUT: { httpStatus: 504, grpcStatus: GrpcStatus.DEADLINE_EXCEEDED },
   CONTINUUM_ERR_RUNTIME: { httpStatus: 500, grpcStatus: GrpcStatus.INTERNAL },
   CONTINUUM_ERR_LOAD_FAILED: { httpStatus: 500, grpcStatus: GrpcStatus.INTERNAL },
+  // Deployments and the gateway's router.
+  CONTINUUM_ERR_DEPLOYMENT_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
+  CONTINUUM_ERR_DEPLOYMENT_EXISTS: { httpStatus: 409, grpcStatus: GrpcStatus.ALREADY_EXISTS },
+  CONTINUUM_ERR_ACTIVATOR_FULL: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
+  CONTINUUM_ERR_NO_REPLICA: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
   // Security.
   CONTINUUM_ERR_UNAUTHENTICATED: { httpStatus: 401, grpcStatus: GrpcStatus.UNAUTHENTICATED },
   CONTINUUM_ERR_FORBIDDEN: { httpStatus: 403, grpcStatus: GrpcStatus.PERMISSION_DENIED },

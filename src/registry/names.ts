@@ -18,7 +18,7 @@ export const MAX_LABELS = 64;
 export type Labels = Readonly<Record<string, string>>;
 
 /** What kind of identifier is checked, for the error message. */
-export type NameKind = 'model name' | 'version' | 'alias' | 'label key';
+export type NameKind = 'model name' | 'version' | 'alias' | 'label key' | 'deployment name';
 
 /** Returns `value` when it is a valid identifier of `kind`; throws CONTINUUM_ERR_BAD_REQUEST otherwise. */
 export function checkName(kind: NameKind, value: string): string {
