@@ -14,4 +14,14 @@ export { Runtime, ONNX_PLATFORM, type LoadedVersion, type RuntimeOptions } from 
 export { compileRuntimeOptions, DEFAULT_RUNTIME_OPTIONS, RUNTIME_OPTION_LIMITS } from './options.js';
 export { formBatch, type BatchDecision, type BatchingPolicy, type QueuedRequestView } from './batching.js';
 export { isBatchable } from './validate.js';
-export { tuneModel, pickBest, candidateOptions, type TuneOptions, type TuneResult, type TuneTrial } from './tune.js';
+export {
+  tuneModel,
+  pickBest,
+  candidateOptions,
+  measureClosedLoop,
+  type ClosedLoopMeasurement,
+  type TuneOptions,
+  type TuneResult,
+  type TuneTrial,
+} from './tune.js';
+export { zeroInputs } from './tensors.js';

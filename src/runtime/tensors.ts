@@ -34,12 +34,12 @@ export function zeros(datatype: Datatype, length: number): TensorData {
 }
 
 /**
- * Zero tensors for every input of a signature, batch 1, other dynamic dimensions
- * `dynamicDimSize`: for warm-up runs and generated load.
+ * Zero tensors for every input of a signature, a dynamic first dimension `batchSize`, other
+ * dynamic dimensions `dynamicDimSize`: for warm-up runs and generated load.
  */
-export function zeroInputs(inputs: readonly TensorSpec[], dynamicDimSize: number): Tensor[] {
+export function zeroInputs(inputs: readonly TensorSpec[], dynamicDimSize: number, batchSize = 1): Tensor[] {
   return inputs.map((spec) => {
-    const shape = spec.shape.map((d, i) => (d >= 0 ? d : i === 0 ? 1 : dynamicDimSize));
+    const shape = spec.shape.map((d, i) => (d >= 0 ? d : i === 0 ? batchSize : dynamicDimSize));
     return { name: spec.name, datatype: spec.datatype, shape, data: zeros(spec.datatype, shape.reduce((a, b) => a * b, 1)) };
   });
 }

@@ -103,7 +103,15 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-async function measure(model: LoadedModelVersion, request: InferRequest, concurrency: number, warmUpMs: number, measureMs: number): Promise<Omit<TuneTrial, 'options'>> {
+/** What {@link measureClosedLoop} saw at one concurrency. */
+export type ClosedLoopMeasurement = Omit<TuneTrial, 'options'>;
+
+/**
+ * Drives `send` with `concurrency` closed-loop clients (each sends again as soon as its answer
+ * arrives): unmeasured for `warmUpMs`, then measured for `measureMs`. Throughput counts answered
+ * calls per second; latencies are of the calls sent within the measured window.
+ */
+export async function measureClosedLoop(send: () => Promise<unknown>, concurrency: number, warmUpMs: number, measureMs: number): Promise<ClosedLoopMeasurement> {
   const latencies: number[] = [];
   let errors = 0;
   const start = performance.now();
@@ -113,7 +121,7 @@ async function measure(model: LoadedModelVersion, request: InferRequest, concurr
     Array.from({ length: concurrency }, async () => {
       for (let sent = performance.now(); sent < end; sent = performance.now()) {
         try {
-          await model.infer(request, Infinity);
+          await send();
           if (sent >= measureFrom) latencies.push(performance.now() - sent);
         } catch {
           if (sent >= measureFrom) errors += 1;
@@ -151,7 +159,7 @@ export async function tuneModel(resolved: ResolvedModelVersion, opts: TuneOption
     }
     try {
       for (const concurrency of opts.concurrencies ?? [1, 8, 32]) {
-        trials.push({ options, ...(await measure(model, request, concurrency, opts.warmUpMs ?? 200, opts.measureMs ?? 1000)) });
+        trials.push({ options, ...(await measureClosedLoop(() => model.infer(request, Infinity), concurrency, opts.warmUpMs ?? 200, opts.measureMs ?? 1000)) });
       }
     } finally {
       await model.drain();
