@@ -105,9 +105,10 @@ describe('simulate', () => {
   });
 
   it('scales to zero and answers the buffered requests after the cold start', () => {
-    // Requests at 0, 100, 200 ms find no replica; the tick at 1 s starts one (ready at 1.5 s),
-    // which runs the three as one batch (3 ms interpolated between 5 and 12 ms: 7 ms). After the
-    // 10 s grace it is removed; two requests two minutes later wait for a second cold start.
+    // Requests at 0, 100, 200 ms find no replica; the first pokes the autoscaler at once (the
+    // activator's scale from zero), so a replica starts at 0 and is ready at 0.5 s, and runs the
+    // three as one batch (3 interpolated between 5 and 12 ms: 7 ms). After the 10 s grace it is
+    // removed; two requests two minutes later start a second cold start at their arrival.
     const policy = scaleToZero(10_000);
     let seen: readonly ScalingObservation[] = [];
     const recording: typeof policy = {
@@ -122,21 +123,22 @@ describe('simulate', () => {
       arrivals: Float64Array.from([0, 100, 200, 120_000, 120_050]),
       profile: profile({ 1: 5, 8: 12 }),
       policy: recording,
-      sloMs: 1500,
+      sloMs: 500,
     });
     expect(result.failed).toBe(0);
     expect(result.completed).toBe(5);
     expect(result.coldStarts).toBe(2);
-    // Latencies 1307, 1407, 1456, 1506, 1507 ms.
-    expect(result.latencyP50Ms).toBe(1456);
-    expect(result.latencyP99Ms).toBe(1507);
+    // Latencies 307, 407, 456 (second burst: batch of 2, 6 ms), 506, 507 ms.
+    expect(result.latencyP50Ms).toBe(456);
+    expect(result.latencyP99Ms).toBe(507);
     expect(result.sloAttainment).toBe(3 / 5);
-    expect(seen.find((o) => o.nowMs === 1000)).toMatchObject({ buffered: 3, arrivals: 3, readyReplicas: 0, startingReplicas: 0 });
-    expect(seen.find((o) => o.nowMs === 2000)).toMatchObject({ completions: 3, readyReplicas: 1, buffered: 0 });
-    expect(seen.find((o) => o.nowMs === 121_000)).toMatchObject({ buffered: 2, readyReplicas: 0, desiredReplicas: 0 });
-    // Replicas: 1 s → 11 s and 121 s → the end at 122 s.
-    expect(result.replicaSeconds).toBe(11);
-    expect(result.durationMs).toBe(122_000);
+    expect(seen.filter((o) => o.nowMs === 0)[1]).toMatchObject({ buffered: 1, arrivals: 1, readyReplicas: 0, startingReplicas: 0 });
+    expect(seen.find((o) => o.nowMs === 1000)).toMatchObject({ completions: 3, readyReplicas: 1, buffered: 0 });
+    // The regular tick at 120 s comes before the arrival; the activation right after it sees the request.
+    expect(seen.filter((o) => o.nowMs === 120_000)[1]).toMatchObject({ buffered: 1, readyReplicas: 0, desiredReplicas: 0 });
+    // Replicas: 0 s → 11 s and 120 s → the end at 121 s.
+    expect(result.replicaSeconds).toBe(12);
+    expect(result.durationMs).toBe(121_000);
     expect(result.timeline.filter((r) => r.ready === 0).length).toBeGreaterThan(100);
     expect(result.usage.serverless.invocations).toBe(5);
     expect(result.costUsd).toBeCloseTo(5 * 2e-7, 12);
@@ -149,8 +151,8 @@ describe('simulate', () => {
     expect(bounded.completed).toBe(2);
     expect(bounded.sloAttainment).toBe(2 / 5);
 
-    const timedOut = run({ arrivals, profile: profile({ 1: 5 }), policy: scaleToZero(10_000), activatorTimeoutMs: 1200 });
-    // Buffered at 0..4 ms, a replica is ready at 1.5 s: every request waited past 1.2 s.
+    const timedOut = run({ arrivals, profile: profile({ 1: 5 }), policy: scaleToZero(10_000), activatorTimeoutMs: 400 });
+    // Buffered at 0..4 ms, a replica is ready at 0.5 s: every request waited past 0.4 s.
     expect(timedOut.failed).toBe(5);
     expect(timedOut.completed).toBe(0);
     expect(timedOut.sloAttainment).toBe(0);
@@ -158,7 +160,8 @@ describe('simulate', () => {
 
     const never = run({ arrivals, profile: profile({ 1: 5 }), policy: fixed(0), activatorTimeoutMs: 3000 });
     expect(never.failed).toBe(5);
-    expect(never.durationMs).toBe(4000);
+    // Each arrival at zero pokes the autoscaler (the last at 4 ms); ticks follow at 1004, 2004, 3004 ms.
+    expect(never.durationMs).toBe(3004);
   });
 
   it('drains a replica scaled away: it finishes what it holds before it stops', () => {

@@ -280,6 +280,7 @@ class Simulation<S> {
 
     let next = 0;
     let tickAtMs = 0;
+    let lastTickMs = -o.tickMs;
     for (;;) {
       const event = this.events.peek();
       const arrivalMs = next < n ? (this.arrivals[next] as number) : Infinity;
@@ -291,19 +292,25 @@ class Simulation<S> {
       }
       if (arrivalMs < tickAtMs) {
         this.arrive(next++, arrivalMs);
+        // The activator pokes the autoscaler when a request finds the deployment at zero, so scaling
+        // from zero starts at the arrival, not at the next tick (as the live ReplicaSet does).
+        if (desired === 0 && this.starting.length === 0 && this.routable.length === 0 && this.buffer.length > 0 && arrivalMs >= lastTickMs) tickAtMs = arrivalMs;
         continue;
       }
 
       this.expireUntil(tickAtMs);
       this.advanceTo(tickAtMs);
+      // An activation right after a tick makes a (near) zero-length interval; 1 ms keeps rates finite.
+      const intervalMs = Math.max(1, tickAtMs - lastTickMs);
+      lastTickMs = tickAtMs;
       const sortedTick = this.tickLatencies.sorted();
       const observation: ScalingObservation = {
         nowMs: tickAtMs,
-        intervalMs: o.tickMs,
+        intervalMs,
         desiredReplicas: desired,
         readyReplicas: this.routable.length,
         startingReplicas: this.starting.length,
-        concurrency: this.concurrencyArea / o.tickMs,
+        concurrency: this.concurrencyArea / intervalMs,
         buffered: this.buffer.length,
         arrivals: this.tickArrivals,
         completions: this.tickCompletions,
@@ -321,7 +328,7 @@ class Simulation<S> {
       this.resetTick();
 
       const finished = next === n && this.inSystem === 0 && tickAtMs >= endMs;
-      const row = { tMs: tickAtMs, arrivalsPerS: (observation.arrivals * 1000) / o.tickMs, concurrency: observation.concurrency };
+      const row = { tMs: tickAtMs, arrivalsPerS: (observation.arrivals * 1000) / intervalMs, concurrency: observation.concurrency };
       if (finished) {
         timeline.push({ ...row, desired, ready: observation.readyReplicas, starting: observation.startingReplicas });
         break;
@@ -346,7 +353,8 @@ class Simulation<S> {
         starting: observation.startingReplicas,
         ...(step.decision.mode === undefined ? {} : { mode: step.decision.mode }),
       });
-      this.scaleTo(desired, tickAtMs, tickAtMs === 0 && o.initialReplicas === undefined);
+      // Only the first decision's replicas exist before the workload; later ones (an activation at 0 included) start cold.
+      this.scaleTo(desired, tickAtMs, decisions === 1 && o.initialReplicas === undefined);
       tickAtMs += o.tickMs;
     }
 
