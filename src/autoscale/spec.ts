@@ -153,9 +153,10 @@ const autoSchema = z.strictObject({
   /** Serverless mode: idle grace and scale-down delay (as the `serverless` policy). */
   scaleToZeroGraceMs: durationMs(0, L.maxSpanMs).default(30_000),
   scaleDownDelayMs: durationMs(0, L.maxWindowMs).default(5000),
-  /** Latency objective, and the expected scale-from-zero time that may break it. */
-  sloMs: durationMs(1, L.maxWindowMs).default(500),
-  coldStartMs: durationMs(0, L.maxWindowMs).default(1000),
+  /** Latency objective of the deployment (a typical interactive one until the deployment states its own). */
+  sloMs: durationMs(1, L.maxWindowMs).default(1000),
+  /** Expected scale-from-zero time until a measured one is given: twice the 250 ms p50 Continuum aims at for a small model. */
+  coldStartMs: durationMs(0, L.maxWindowMs).default(500),
   /** Execution time of one request; when absent it is measured from observed latency. */
   serviceTimeMs: z.number().positive().max(L.maxWindowMs).optional(),
   /** Share of requests cold starts may push past the SLO: half the 1% budget of a 99% SLO. */
