@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ContinuumError } from '../errors.js';
-import { compilePolicy, describePolicy, parsePolicyParams, policyParamNames } from './spec.js';
+import { compilePolicy, describePolicy, parsePolicyParams, policyParamNames, policySpecSchema } from './spec.js';
+import type { PolicySpec } from './spec.js';
 import { POLICY_NAMES } from './types.js';
 
 function thrown(f: () => unknown): ContinuumError {
@@ -51,6 +52,13 @@ describe('compilePolicy', () => {
     expect(compilePolicy({ policy: 'fixed' })).toEqual({ policy: 'fixed', replicas: 1, minReplicas: 1, maxReplicas: 1 });
     expect(compilePolicy({ policy: 'fixed', minReplicas: 3 })).toEqual({ policy: 'fixed', replicas: 3, minReplicas: 3, maxReplicas: 3 });
     expect(thrown(() => compilePolicy({ policy: 'fixed', replicas: 2, maxReplicas: 4 })).message).toMatch(/maxReplicas.*differs/);
+  });
+
+  it('takes a typed spec, and its schema accepts what compilePolicy accepts', () => {
+    const spec: PolicySpec = { policy: 'serverless', scaleToZeroGraceMs: 60_000 };
+    expect(compilePolicy(spec)).toMatchObject({ policy: 'serverless', scaleToZeroGraceMs: 60_000, minReplicas: 0 });
+    expect(policySpecSchema.safeParse(spec).success).toBe(true);
+    expect(policySpecSchema.safeParse({ policy: 'serverless', grace: 1 }).success).toBe(false);
   });
 
   it('compiles its own output to itself (the compiled form can be stored)', () => {

@@ -221,7 +221,11 @@ export type CompiledPolicy =
 /** The friendly policy input: `{ policy, minReplicas?, maxReplicas?, ...parameters }`, defaults as above. */
 export type PolicySpec = { [K in PolicyName]: z.input<(typeof POLICY_SCHEMAS)[K]> }[PolicyName];
 
-/** The zod schema of {@link PolicySpec} (for an API edge that composes it into a larger body). */
+/**
+ * The zod schema of {@link PolicySpec}, for an API edge that composes it into a larger body (and
+ * its JSON Schema). It checks each parameter alone: pass the result to {@link compilePolicy},
+ * which also checks them against one another.
+ */
 export const policySpecSchema = z.discriminatedUnion('policy', [
   fixedSchema,
   thresholdSchema,
