@@ -59,8 +59,9 @@ export const ERROR_KINDS = {
   CONTINUUM_ERR_VERSION_IN_USE: { httpStatus: 409, grpcStatus: GrpcStatus.FAILED_PRECONDITION },
   CONTINUUM_ERR_INVALID_MODEL: { httpStatus: 422, grpcStatus: GrpcStatus.INVALID_ARGUMENT },
   CONTINUUM_ERR_MODEL_TOO_LARGE: { httpStatus: 413, grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED },
-  // Workloads.
+  // Workloads and autoscaling.
   CONTINUUM_ERR_INVALID_TRACE: { httpStatus: 400, grpcStatus: GrpcStatus.INVALID_ARGUMENT },
+  CONTINUUM_ERR_INVALID_POLICY: { httpStatus: 400, grpcStatus: GrpcStatus.INVALID_ARGUMENT },
   // Runtime.
   CONTINUUM_ERR_MODEL_NOT_READY: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
   CONTINUUM_ERR_SHUTTING_DOWN: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
