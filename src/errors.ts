@@ -66,6 +66,8 @@ export const ERROR_KINDS = {
   CONTINUUM_ERR_TIMEOUT: { httpStatus: 504, grpcStatus: GrpcStatus.DEADLINE_EXCEEDED },
   CONTINUUM_ERR_RUNTIME: { httpStatus: 500, grpcStatus: GrpcStatus.INTERNAL },
   CONTINUUM_ERR_LOAD_FAILED: { httpStatus: 500, grpcStatus: GrpcStatus.INTERNAL },
+  // Replicas: the request was not answered by its replica and may be retried on another.
+  CONTINUUM_ERR_REPLICA_LOST: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
   // Security.
   CONTINUUM_ERR_UNAUTHENTICATED: { httpStatus: 401, grpcStatus: GrpcStatus.UNAUTHENTICATED },
   CONTINUUM_ERR_FORBIDDEN: { httpStatus: 403, grpcStatus: GrpcStatus.PERMISSION_DENIED },
