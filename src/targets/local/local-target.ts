@@ -5,8 +5,9 @@
  * Cold start is cut with a warm pool (a zygote in spirit; Node cannot fork a booted runtime):
  * spare processes are spawned ahead of time and import the runtime and ONNX Runtime while idle, so
  * a replica started from one only creates and warms its session. Booting Node and importing the
- * runtime are most of a cold start (bench/coldstart.ts measures both paths), and the pool is
- * refilled only after the replica it served is ready, so the refill does not compete with it.
+ * runtime are most of a cold start (bench/coldstart.ts measures both paths). The pool is refilled
+ * a little after the replica it served is ready, so that booting the next spare does not compete
+ * with the new replica's first requests.
  */
 import { ContinuumError } from '../../errors.js';
 import { compileRuntimeOptions } from '../../runtime/index.js';
@@ -24,6 +25,7 @@ export class LocalTarget implements Target {
   private readonly running = new Set<LocalReplica>();
   private started = 0;
   private closed = false;
+  private refillTimer: NodeJS.Timeout | undefined;
 
   /** Validates the options (CONTINUUM_ERR_BAD_REQUEST) and starts filling the warm pool. */
   constructor(options: LocalTargetOptions = {}) {
@@ -31,8 +33,16 @@ export class LocalTarget implements Target {
     this.fillPool();
   }
 
-  /** Resolves once every spare process of the warm pool has imported the runtime (or died). */
+  /**
+   * Resolves once the warm pool is full and every spare has imported the runtime (or died);
+   * refills a pool still waiting for its refill delay at once.
+   */
   async warmPoolReady(): Promise<void> {
+    if (this.refillTimer !== undefined) {
+      clearTimeout(this.refillTimer);
+      this.refillTimer = undefined;
+      this.fillPool();
+    }
     await Promise.all(
       this.spares.map(async (spare) => {
         // Waiting on a spare keeps this process alive; an idle spare does not.
@@ -72,12 +82,13 @@ export class LocalTarget implements Target {
       replica.onExit(() => this.running.delete(replica));
       return replica;
     } finally {
-      this.fillPool();
+      this.scheduleRefill();
     }
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.refillTimer);
     const spares = this.spares.splice(0);
     const replicas = [...this.running];
     for (const s of spares) s.kill();
@@ -90,6 +101,15 @@ export class LocalTarget implements Target {
     const index = this.spares.findIndex((s) => s.imported !== undefined);
     const [spare] = this.spares.splice(index === -1 ? 0 : index, 1);
     return spare;
+  }
+
+  private scheduleRefill(): void {
+    if (this.refillTimer !== undefined || this.spares.length >= this.options.warmPoolSize) return;
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = undefined;
+      this.fillPool();
+    }, this.options.poolRefillDelayMs);
+    this.refillTimer.unref();
   }
 
   /**

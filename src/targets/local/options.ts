@@ -12,6 +12,12 @@ export interface LocalTargetOptions {
    * Each spare costs one idle Node process (about 60 MB resident). @default 1
    */
   readonly warmPoolSize?: number;
+  /**
+   * How long after a spare is taken the pool is refilled. Booting a spare takes a core for a few
+   * hundred milliseconds; deferring it leaves the CPU to the replica that was just started, whose
+   * first requests are waiting (measured by bench/coldstart.ts). @default 500
+   */
+  readonly poolRefillDelayMs?: number;
   /** Longest a replica may take from start to ready before it is killed. @default 60000 */
   readonly startTimeoutMs?: number;
   /** Interval of the health check (ping) of each replica. @default 1000 */
@@ -40,6 +46,7 @@ const ms = (max: number): z.ZodInt => z.int().min(1).max(max);
 const schema = z
   .object({
     warmPoolSize: z.int().min(0).max(64).default(1),
+    poolRefillDelayMs: z.int().min(0).max(3_600_000).default(500),
     startTimeoutMs: ms(3_600_000).default(60_000),
     healthIntervalMs: ms(60_000).default(1000),
     unresponsiveAfterMs: ms(3_600_000).default(10_000),
