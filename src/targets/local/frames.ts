@@ -15,8 +15,8 @@
  * request over child_process IPC with 'advanced' (structured clone) serialization took 80 µs p50
  * and carried 22k requests/s at 64 in flight; these frames over the same kind of socket pair took
  * 47 µs and carried 150k/s. The difference is the per-message serialization and the one write
- * per message; here tensors travel as the bytes they already are, and the writes of one event
- * loop turn are coalesced into one writev (cork until setImmediate). No HTTP parsing on the hop.
+ * per message; here tensors travel as the bytes they already are, and frames are coalesced into
+ * one writev (see {@link FlushPoint}). No HTTP parsing on the hop.
  *
  * This module loads nothing heavy: the replica's entry uses it before the runtime is imported.
  */
@@ -107,9 +107,19 @@ export class FrameReader {
 }
 
 /**
- * Writes frames to the socket. Frames written in one turn of the event loop go out together:
- * the socket is corked at the first and uncorked in the check phase (setImmediate), after every
- * I/O callback of the turn has run, so 64 requests decoded in one turn cost one writev.
+ * When a {@link FrameWriter} sends what it was given. 'turn': at the end of the event loop turn
+ * (setImmediate), so frames written by many I/O callbacks of one turn (requests decoded from many
+ * HTTP connections) go out in one writev; the gateway's side. 'callback': right after the current
+ * callback and its microtasks (process.nextTick); the replica's side, where a batch's responses
+ * are all written by one callback and must not wait for the next batch's run, which the runtime
+ * has already queued for the same turn: measured with 64 requests in flight, answering at the end
+ * of the callback carried 20-28% more requests per second than at the end of the turn.
+ */
+export type FlushPoint = 'turn' | 'callback';
+
+/**
+ * Writes frames to the socket. Frames written before the flush point go out together: the socket
+ * is corked at the first and uncorked at the {@link FlushPoint}, one writev for all of them.
  */
 export class FrameWriter {
   private corked = false;
@@ -118,7 +128,10 @@ export class FrameWriter {
     this.socket.uncork();
   };
 
-  constructor(private readonly socket: Socket) {}
+  constructor(
+    private readonly socket: Socket,
+    private readonly flushPoint: FlushPoint,
+  ) {}
 
   /** Queues one frame; `payload` buffers are sent as they are (not copied when large). */
   write(kind: FrameKind, id: number, header: unknown, payload: readonly Uint8Array[] = []): void {
@@ -137,7 +150,8 @@ export class FrameWriter {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      setImmediate(this.uncork);
+      if (this.flushPoint === 'turn') setImmediate(this.uncork);
+      else process.nextTick(this.uncork);
     }
     if (copy) {
       let offset = PREFIX_BYTES + headerBytes;

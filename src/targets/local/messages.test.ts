@@ -10,7 +10,7 @@ import { decodeFailure, decodeInferRequest, decodeInferResponse, encodeFailure, 
 function capture(): { writer: FrameWriter; bytes: () => Buffer } {
   const chunks: Buffer[] = [];
   const socket = { destroyed: false, cork: () => undefined, uncork: () => undefined, write: (b: Uint8Array) => chunks.push(Buffer.from(b)) };
-  return { writer: new FrameWriter(socket as unknown as Socket), bytes: () => Buffer.concat(chunks) };
+  return { writer: new FrameWriter(socket as unknown as Socket, 'turn'), bytes: () => Buffer.concat(chunks) };
 }
 
 function readAll(bytes: Buffer, splitAt: readonly number[] = []): Frame[] {

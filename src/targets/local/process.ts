@@ -69,7 +69,7 @@ export class ReplicaProcess {
     private readonly channel: Socket,
   ) {
     this.pid = child.pid as number;
-    this.writer = new FrameWriter(channel);
+    this.writer = new FrameWriter(channel, 'turn');
     let onImported: (times: ImportedTimes) => void = () => undefined;
     this.whenImported = new Promise((resolve) => (onImported = resolve));
     const reader = new FrameReader((frame) => {

@@ -24,7 +24,7 @@ const fail = (what: string, err: unknown): never => {
 };
 
 const socket = new Socket({ fd: CHANNEL_FD, readable: true, writable: true });
-const writer = new FrameWriter(socket);
+const writer = new FrameWriter(socket, 'callback');
 let handler: ((frame: Frame) => void) | undefined;
 /** Frames that arrive while the runtime is being imported (the load request of a cold start). */
 const early: Frame[] = [];
