@@ -163,6 +163,13 @@ describe('a replica in its own process', () => {
     expect(err.message).toMatch(/missing/);
     expect(local.replicas()).toHaveLength(0);
   });
+
+  it('a process that dies while starting is reported as lost, with what it said on stderr', async () => {
+    const err = await rejection(target({ nodeArgs: ['--require', join(dir, 'no-such-preload.cjs')] }).startReplica(spec(MLP)));
+    expect(err.code).toBe('CONTINUUM_ERR_REPLICA_LOST');
+    expect(err.message).toMatch(/exited with code 1|channel closed/);
+    expect(err.message).toMatch(/no-such-preload/);
+  });
 });
 
 describe('failures never leave a request hanging', () => {

@@ -16,7 +16,7 @@ import { parseReplicaMessage } from './messages.js';
  * whether this module runs from dist/ or from src/ (tests, benchmarks): replicas always run the
  * build, never TypeScript through a loader.
  */
-export const REPLICA_ENTRY = fileURLToPath(new URL('../../../dist/targets/local/replica-main.js', import.meta.url));
+const REPLICA_ENTRY = fileURLToPath(new URL('../../../dist/targets/local/replica-main.js', import.meta.url));
 
 /** How much of a replica's stderr is kept to explain its end. */
 const STDERR_TAIL_CHARS = 4000;

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import { ContinuumError, toContinuumError } from '../../errors.js';
 import { initializeOnnxRuntime, Runtime } from '../../runtime/index.js';
 import type { ModelSource, ResolvedModelVersion } from '../../runtime/index.js';
+import type { ReplicaSpec } from '../types.js';
 import { FrameKind } from './frames.js';
 import type { Frame, FrameWriter } from './frames.js';
 import { decodeInferRequest, encodeFailure, encodeInferResponse, parseParentMessage } from './messages.js';
@@ -44,8 +45,11 @@ export function createReplicaHandler(socket: Socket, writer: FrameWriter): (fram
     setTimeout(() => process.exit(code), 1000).unref();
   };
 
-  const load = async (resolved: ResolvedModelVersion): Promise<void> => {
+  const load = async (spec: ReplicaSpec): Promise<void> => {
+    const resolved = spec.model;
     model = resolved;
+    // What `ps` shows: which deployment this process serves (Linux truncates to the original argv's length).
+    process.title = `continuum-replica ${spec.deployment}@${spec.revision} ${resolved.name}:${resolved.version}`;
     runtime = new Runtime({ source: singleModelSource(resolved) });
     try {
       await runtime.loadModel(resolved.name, resolved.version);
@@ -89,7 +93,7 @@ export function createReplicaHandler(socket: Socket, writer: FrameWriter): (fram
     const message = parseParentMessage(frame.header);
     switch (message.op) {
       case 'load':
-        void load(message.spec.model);
+        void load(message.spec);
         return;
       case 'ping': {
         const cpu = process.cpuUsage();

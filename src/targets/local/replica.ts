@@ -45,6 +45,16 @@ const NOT_STARTED: ReplicaStartupTimings = { pooled: false, spawnMs: 0, importMs
 /** Ids of frames are u32; 0 is kept for frames that answer nothing. */
 const MAX_CALL_ID = 0xffff_ffff;
 
+/**
+ * The line of a process's stderr that says why it died: the last one naming an error (Node prints
+ * the stack and its version after it), else the last non-empty one; at most 300 characters.
+ */
+function lastWords(stderr: string): string {
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+  const line = lines.findLast((l) => /\b\w*Error\b/.test(l)) ?? lines.at(-1) ?? '';
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line.trim();
+}
+
 /** A replica running in a local process; see the module comment. */
 export class LocalReplica implements Replica {
   readonly id: string;
@@ -296,7 +306,10 @@ export class LocalReplica implements Replica {
     this.currentState = 'stopped';
     if (this.healthTimer !== undefined) clearInterval(this.healthTimer);
     const err = this.lost(this.whyNotServing());
-    this.fail(err);
+    const starting = this.loading;
+    this.loading = undefined;
+    // A process that dies while starting usually said why on stderr: wait for its last words.
+    if (starting !== undefined) void this.host.ended.then((end) => starting.reject(this.lost(this.whyNotServing(), lastWords(end.stderr))));
     const calls = [...this.calls.values()];
     this.calls.clear();
     this.inferences = 0;
@@ -334,10 +347,10 @@ export class LocalReplica implements Replica {
     return this.lostReason ?? this.goneReason ?? `it is ${this.currentState}`;
   }
 
-  private lost(reason: string): ContinuumError {
+  private lost(reason: string, stderr = ''): ContinuumError {
     return new ContinuumError(
       'CONTINUUM_ERR_REPLICA_LOST',
-      `replica ${this.id} of deployment '${this.spec.deployment}' cannot answer: ${reason}; retry the request`,
+      `replica ${this.id} of deployment '${this.spec.deployment}' cannot answer: ${reason}${stderr === '' ? '' : ` (stderr: ${stderr})`}; retry the request`,
       { details: { ...this.details(), reason }, retryAfterS: 1 },
     );
   }
