@@ -82,11 +82,11 @@ export class LocalReplica implements Replica {
 
   private constructor(
     private readonly host: ReplicaProcess,
-    private readonly start: ReplicaStart,
+    private readonly setup: ReplicaStart,
   ) {
-    this.id = start.id;
+    this.id = setup.id;
     this.pid = host.pid;
-    this.spec = start.spec;
+    this.spec = setup.spec;
     this.exited = host.ended.then((end) => {
       const reason = this.lostReason ?? (end.signal === null ? `it exited with code ${end.code}` : `it was killed by ${end.signal}`);
       this.exit = { code: end.code, signal: end.signal, expected: this.endedOnPurpose, reason, stderr: end.stderr };
@@ -97,11 +97,11 @@ export class LocalReplica implements Replica {
   }
 
   /**
-   * Loads the spec's model in the `host` process and resolves once the replica is ready. On failure the
-   * process is killed and the promise rejects (LOAD_FAILED, or REPLICA_LOST when it died).
+   * Loads the spec's model in the `host` process and resolves once the replica is ready. On
+   * failure the process is killed and the promise rejects (LOAD_FAILED, or REPLICA_LOST when it died).
    */
-  static async start(host: ReplicaProcess, start: ReplicaStart): Promise<LocalReplica> {
-    const replica = new LocalReplica(host, start);
+  static async start(host: ReplicaProcess, setup: ReplicaStart): Promise<LocalReplica> {
+    const replica = new LocalReplica(host, setup);
     await replica.load();
     return replica;
   }
@@ -117,7 +117,7 @@ export class LocalReplica implements Replica {
   infer(request: InferRequest, options?: InferOptions): Promise<InferResponse> {
     if (this.currentState !== 'ready') return Promise.reject(this.lost(this.whyNotServing()));
     const deadlineMs = options?.deadlineMs;
-    const limitMs = deadlineMs ?? (this.start.requestTimeoutMs > 0 ? Date.now() + this.start.requestTimeoutMs : Infinity);
+    const limitMs = deadlineMs ?? (this.setup.requestTimeoutMs > 0 ? Date.now() + this.setup.requestTimeoutMs : Infinity);
     let encoded: ReturnType<typeof encodeInferRequest>;
     try {
       encoded = encodeInferRequest(request, deadlineMs);
@@ -128,7 +128,7 @@ export class LocalReplica implements Replica {
     return new Promise<InferResponse>((resolve, reject) => {
       const id = this.call({
         inference: true,
-        expiresAtMs: limitMs + this.start.options.answerGraceMs,
+        expiresAtMs: limitMs + this.setup.options.answerGraceMs,
         settle: (frame) => resolve(decodeInferResponse(frame.header, frame.payload, name, version)),
         reject,
       });
@@ -141,7 +141,7 @@ export class LocalReplica implements Replica {
     return new Promise<ModelStatistics>((resolve, reject) => {
       const id = this.call({
         inference: false,
-        expiresAtMs: Date.now() + this.start.options.unresponsiveAfterMs,
+        expiresAtMs: Date.now() + this.setup.options.unresponsiveAfterMs,
         settle: (frame) => {
           const message = parseReplicaMessage(frame.header);
           if (message.op !== 'statistics') throw new Error(`expected statistics, got ${message.op}`);
@@ -161,9 +161,9 @@ export class LocalReplica implements Replica {
     this.lostReason = 'it was stopped (drained)';
     this.control(0, { op: 'drain' });
     const timer = setTimeout(() => {
-      this.lostReason = `it did not drain within ${this.start.options.drainTimeoutMs} ms and was killed`;
+      this.lostReason = `it did not drain within ${this.setup.options.drainTimeoutMs} ms and was killed`;
       this.host.kill();
-    }, this.start.options.drainTimeoutMs);
+    }, this.setup.options.drainTimeoutMs);
     this.stopping = this.exited.finally(() => clearTimeout(timer));
     return this.stopping;
   }
@@ -190,7 +190,7 @@ export class LocalReplica implements Replica {
     this.host.ref();
     const message: ParentMessage = { op: 'load', spec: this.spec };
     this.host.send(FrameKind.Control, 0, message);
-    const { startTimeoutMs } = this.start.options;
+    const { startTimeoutMs } = this.setup.options;
     const timer = setTimeout(() => {
       this.fail(
         new ContinuumError('CONTINUUM_ERR_LOAD_FAILED', `replica ${this.id} did not become ready within ${startTimeoutMs} ms`, {
@@ -217,11 +217,11 @@ export class LocalReplica implements Replica {
 
   private markReady(loadSentEpochMs: number): void {
     const imported = this.host.imported;
-    const { requestedAtEpochMs } = this.start;
+    const { requestedAtEpochMs } = this.setup;
     if (imported !== undefined) {
       this.startupTimings = {
         ...this.startupTimings,
-        pooled: this.start.pooled,
+        pooled: this.setup.pooled,
         spawnMs: Math.max(0, imported.mainStartEpochMs - requestedAtEpochMs),
         importMs: Math.max(0, imported.importedEpochMs - Math.max(imported.mainStartEpochMs, loadSentEpochMs)),
         readyMs: epochMs() - requestedAtEpochMs,
@@ -229,7 +229,7 @@ export class LocalReplica implements Replica {
     }
     this.currentState = 'ready';
     this.lastAnswerMs = Date.now();
-    this.healthTimer = setInterval(() => this.checkHealth(), this.start.options.healthIntervalMs);
+    this.healthTimer = setInterval(() => this.checkHealth(), this.setup.options.healthIntervalMs);
     this.healthTimer.unref();
     this.host.unref();
   }
@@ -245,7 +245,7 @@ export class LocalReplica implements Replica {
       );
     }
     const silentMs = now - this.lastAnswerMs;
-    if (silentMs > this.start.options.unresponsiveAfterMs) {
+    if (silentMs > this.setup.options.unresponsiveAfterMs) {
       this.lostReason = `it answered no health check for ${silentMs} ms and was killed`;
       this.host.kill();
       return;
