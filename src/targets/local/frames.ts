@@ -11,7 +11,7 @@
  * ...     payload: raw little-endian tensor bytes, in header order
  * ```
  *
- * Why this and not Node's IPC channel: on the 2-core development machine an echo of a 16-float
+ * Why this and not Node's IPC channel: in one run on the 2-core development machine, an echo of a 16-float
  * request over child_process IPC with 'advanced' (structured clone) serialization took 80 µs p50
  * and carried 22k requests/s at 64 in flight; these frames over the same kind of socket pair took
  * 47 µs and carried 150k/s. The difference is the per-message serialization and the one write
