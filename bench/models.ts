@@ -4,12 +4,15 @@
  * (compute-bound). The MLP's weights are also written as JSON for the Python peer, read back from
  * the ONNX file itself so both run exactly the same numbers.
  */
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { buildMlp } from '../src/onnx/build.js';
 import type { MlpOptions } from '../src/onnx/build.js';
+import { DEFAULT_MAX_ARTIFACT_BYTES, inspectOnnx } from '../src/registry/index.js';
+import type { ModelRuntimeOptions, ResolvedModelVersion } from '../src/runtime/index.js';
 
 /** A benchmark model: its file, its input and output, and what one request carries. */
 export interface BenchModel {
@@ -71,4 +74,15 @@ export function ocrRecognizer(): BenchModel {
     outputName: 'softmax_11.tmp_0',
     requestShape: [1, 3, 48, 320],
   };
+}
+
+/**
+ * A benchmark model as the runtime loads it without a registry: version 1, its digest, and the
+ * signature read from the graph the way the registry reads it.
+ */
+export function resolvedVersion(model: BenchModel, runtimeOptions: ModelRuntimeOptions = {}): ResolvedModelVersion {
+  const bytes = readFileSync(model.path);
+  const { signature } = inspectOnnx(bytes, { maxModelBytes: DEFAULT_MAX_ARTIFACT_BYTES, maxTensorBytes: DEFAULT_MAX_ARTIFACT_BYTES });
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  return { name: model.name, version: '1', artifactPath: model.path, sha256, signature, runtimeOptions };
 }

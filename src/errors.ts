@@ -74,6 +74,8 @@ export const ERROR_KINDS = {
   CONTINUUM_ERR_DEPLOYMENT_EXISTS: { httpStatus: 409, grpcStatus: GrpcStatus.ALREADY_EXISTS },
   CONTINUUM_ERR_ACTIVATOR_FULL: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
   CONTINUUM_ERR_NO_REPLICA: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
+  // Replicas: the request was not answered by its replica and may be retried on another.
+  CONTINUUM_ERR_REPLICA_LOST: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
   // Security.
   CONTINUUM_ERR_UNAUTHENTICATED: { httpStatus: 401, grpcStatus: GrpcStatus.UNAUTHENTICATED },
   CONTINUUM_ERR_FORBIDDEN: { httpStatus: 403, grpcStatus: GrpcStatus.PERMISSION_DENIED },

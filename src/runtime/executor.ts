@@ -45,6 +45,21 @@ export async function createExecutor(path: string, options: CompiledModelRuntime
 }
 
 /**
+ * Initializes ONNX Runtime's process-wide environment (logging, allocators, thread pools; about
+ * 25 ms) ahead of the first session, for processes that start before they know their model (the
+ * targets' warm pool). onnxruntime-node initializes it in the session handler's constructor,
+ * before it reads the model, so asking for a session of no bytes initializes it and then fails,
+ * which is expected and ignored.
+ */
+export async function initializeOnnxRuntime(): Promise<void> {
+  try {
+    await ort.InferenceSession.create(new Uint8Array(0));
+  } catch {
+    // "Model data pointer is null": the environment is up, which is all this call is for.
+  }
+}
+
+/**
  * The worker's program, CommonJS evaluated in the worker so it runs the same from sources and
  * from the build. It rebuilds tensors from plain {type, data, dims} and sends outputs back,
  * transferring their buffers when ONNX Runtime allows it.

@@ -22,6 +22,14 @@ export const nowUs = (): number => performance.now() * 1000;
  */
 const WARM_UP_DIM_SIZES = [1, 32, 320] as const;
 
+/** How long loading a model version took; instances load side by side, so each is the slowest instance's. */
+export interface LoadTimings {
+  /** ONNX Runtime session creation (graph parsed and optimized). */
+  readonly sessionMs: number;
+  /** The warm-up inference on zeros. */
+  readonly warmupMs: number;
+}
+
 interface PendingRequest extends QueuedRequestView {
   readonly request: ValidatedRequest;
   readonly id: string | undefined;
@@ -81,6 +89,8 @@ export class LoadedModelVersion {
     readonly resolved: ResolvedModelVersion,
     readonly options: CompiledModelRuntimeOptions,
     private readonly sessions: readonly SessionExecutor[],
+    /** How long {@link LoadedModelVersion.load} took, by phase (cold-start measurements). */
+    readonly loadTimings: LoadTimings,
   ) {
     this.name = resolved.name;
     this.version = resolved.version;
@@ -100,15 +110,21 @@ export class LoadedModelVersion {
    * signature (dynamic dimensions 1). Releases whatever was created when any step fails.
    */
   static async load(resolved: ResolvedModelVersion, options: CompiledModelRuntimeOptions): Promise<LoadedModelVersion> {
+    let sessionMs = 0;
+    let warmupMs = 0;
     const created = await Promise.allSettled(
       Array.from({ length: options.instances }, async () => {
+        const startMs = performance.now();
         const session = await createExecutor(resolved.artifactPath, options);
+        const createdMs = performance.now();
         try {
           await warmUp(session, resolved.signature.inputs);
         } catch (err) {
           await session.release();
           throw err;
         }
+        sessionMs = Math.max(sessionMs, createdMs - startMs);
+        warmupMs = Math.max(warmupMs, performance.now() - createdMs);
         return session;
       }),
     );
@@ -122,7 +138,7 @@ export class LoadedModelVersion {
         details: { model: resolved.name, version: resolved.version },
       });
     }
-    return new LoadedModelVersion(resolved, options, sessions);
+    return new LoadedModelVersion(resolved, options, sessions, { sessionMs, warmupMs });
   }
 
   /**

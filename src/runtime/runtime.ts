@@ -12,7 +12,7 @@ import type {
   RepositoryEntry,
   ServerMetadata,
 } from '../oip/types.js';
-import { LoadedModelVersion, nowUs } from './model.js';
+import { LoadedModelVersion, nowUs, type LoadTimings } from './model.js';
 import { compileRuntimeOptions } from './options.js';
 import type { CompiledModelRuntimeOptions, InferenceService, InferOptions, ModelSource, ResolvedModelVersion } from './service.js';
 
@@ -148,6 +148,11 @@ export class Runtime implements InferenceService {
       if (slot === undefined) return { name, version, state: 'UNAVAILABLE', reason: 'not loaded' };
       return { name, version: slot.current?.version ?? version, state: slot.state, reason: slot.reason };
     });
+  }
+
+  /** How long loading the serving version of `name` took, by phase; undefined when none is loaded. */
+  loadTimings(name: string): LoadTimings | undefined {
+    return this.slots.get(name)?.current?.loadTimings;
   }
 
   /** Every version holding sessions, including ones still draining after a swap or unload. */
