@@ -15,6 +15,11 @@ import { parse } from './validate.js';
 export interface TuneApiOptions {
   readonly registry: Registry;
   readonly runtime: Runtime;
+  /**
+   * Makes new runtime options of a model take effect; resolves whether anything serving it was
+   * reloaded. @default reloads the model in the runtime when it is loaded there
+   */
+  readonly reload?: (name: string) => Promise<boolean>;
 }
 
 const nameParams = z.object({ name: z.string() });
@@ -33,22 +38,22 @@ const tuneBody = z
   })
   .default({});
 
-/** Reloads a model when it is serving, so new runtime options take effect at once. */
-async function reloadIfLoaded(runtime: Runtime, name: string): Promise<boolean> {
+/** Reloads a model when it is serving in the runtime, so new runtime options take effect at once. */
+export async function reloadIfLoaded(runtime: Runtime, name: string): Promise<boolean> {
   if (!runtime.modelReady(name)) return false;
   await runtime.loadModel(name);
   return true;
 }
 
 /** Tune and runtime-options routes; register with prefix `/api/v1`. */
-export const tuneApiPlugin: FastifyPluginAsync<TuneApiOptions> = async (app, { registry, runtime }) => {
+export const tuneApiPlugin: FastifyPluginAsync<TuneApiOptions> = async (app, { registry, runtime, reload = (name) => reloadIfLoaded(runtime, name) }) => {
   app.post('/models/:name/tune', async (request) => {
     const { name } = parse(nameParams, request.params, 'path');
     const { version, ...grid } = parse(tuneBody, request.body ?? {}, 'tune request');
     const resolved = registry.resolve(name, version);
     const result = await tuneModel(resolved, grid);
     registry.setRuntimeOptions(name, result.best);
-    const reloaded = await reloadIfLoaded(runtime, name);
+    const reloaded = await reload(name);
     return { model: name, version: resolved.version, best: result.best, best_trial: result.bestTrial, trials: result.trials, reloaded };
   });
 
@@ -64,7 +69,7 @@ export const tuneApiPlugin: FastifyPluginAsync<TuneApiOptions> = async (app, { r
     // compileRuntimeOptions is the one validator of runtime options (ranges, unknown keys).
     const effective = compileRuntimeOptions(options);
     registry.setRuntimeOptions(name, options);
-    const reloaded = await reloadIfLoaded(runtime, name);
+    const reloaded = await reload(name);
     return { model: name, options, effective, reloaded };
   });
 };

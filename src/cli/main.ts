@@ -6,7 +6,9 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { demoCurlCommand, DEMO_MODEL_NAME, SERVER_VERSION, startServer } from '../server/index.js';
 import type { ServeOptions } from '../server/index.js';
+import { registerDeploymentCommands } from './deployments.js';
 import { registerModelCommands } from './models.js';
+import { registerSimulateCommand } from './simulate.js';
 import { registerTuneCommand } from './tune.js';
 
 function parsePort(value: string): number {
@@ -45,7 +47,7 @@ export function buildProgram(): Command {
       if (server.newToken !== undefined) {
         out.write(`Management token (shown once, store it; send as "Authorization: Bearer ..." or CONTINUUM_TOKEN):\n  ${server.newToken}\n`);
       }
-      if (server.runtime.loadedVersions().some((v) => v.name === DEMO_MODEL_NAME)) {
+      if (server.deployments.find(DEMO_MODEL_NAME) !== undefined || server.runtime.loadedVersions().some((v) => v.name === DEMO_MODEL_NAME)) {
         out.write(`Try the demo model:\n  ${demoCurlCommand(server.url)}\n`);
       }
       let signals = 0;
@@ -67,6 +69,8 @@ export function buildProgram(): Command {
 
   registerModelCommands(program);
   registerTuneCommand(program);
+  registerDeploymentCommands(program);
+  registerSimulateCommand(program);
   return program;
 }
 

@@ -2,9 +2,9 @@
  * `continuum tune MODEL`: asks the server to measure runtime configurations of the model on its
  * machine and keep the best (Triton's model analyzer, in small).
  */
-import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import type { ModelRuntimeOptions, TuneTrial } from '../runtime/index.js';
+import { numberList, wholeNumber } from './args.js';
 import { clientOf, withCommonOptions } from './client.js';
 import type { CommonOptions } from './client.js';
 import { formatTable, printResult, stdoutOutput } from './output.js';
@@ -19,17 +19,8 @@ interface TuneAnswer {
   readonly reloaded: boolean;
 }
 
-function intList(value: string): number[] {
-  const list = value.split(',').map((v) => Number(v.trim()));
-  if (list.some((n) => !Number.isInteger(n) || n < 0)) throw new InvalidArgumentError('a comma-separated list of whole numbers');
-  return list;
-}
-
-function int(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number >= 1');
-  return n;
-}
+const intList = numberList(true);
+const int = wholeNumber(1);
 
 function optionsText(o: ModelRuntimeOptions): string {
   return `${o.executor ?? 'inline'} ×${o.instances ?? 1} threads=${o.intraOpThreads ?? 1} batch≤${o.maxBatchSize ?? 0}`;

@@ -4,17 +4,10 @@
  * {@link Revision} (as Knative's Configuration stamps Revisions), and every change or decision that
  * matters leaves an {@link DeploymentEvent}.
  */
+import type { ReplicaResources } from '../autoscale/index.js';
 import { ContinuumError } from '../errors.js';
 import { openDatabase } from '../store/index.js';
 import type { Migration, SqliteDatabase } from '../store/index.js';
-
-/** Resources one replica is accounted for (cost) and given (ONNX Runtime threads follow vCPU). */
-export interface ReplicaResources {
-  /** vCPU share of one replica. */
-  readonly vcpu: number;
-  /** Memory of one replica, in GB (decimal, as cloud price lists count). */
-  readonly memoryGb: number;
-}
 
 /** What a revision runs: fixed when the revision is made. */
 export interface RevisionSpec {
@@ -27,6 +20,7 @@ export interface RevisionSpec {
   readonly sha256: string;
   /** The scaling policy as the user gave it (friendly form; compiled by src/autoscale). */
   readonly policy: Readonly<Record<string, unknown>>;
+  /** What one replica is accounted for (the cost model's vCPU and memory). */
   readonly resources: ReplicaResources;
   /** Runtime options of each replica (instances, threads, batching) over the model's own. */
   readonly runtime: Readonly<Record<string, unknown>>;

@@ -23,6 +23,14 @@ export interface ServeOptions {
   readonly drainTimeoutMs?: number;
   /** Log level (pino). @default 'info' */
   readonly logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Period of the autoscaler loop (Knative and the HPA decide every few seconds). @default 1000 */
+  readonly autoscalerTickMs?: number;
+  /** Requests the activator buffers per deployment while no replica is ready; one more gets 503. @default 1000 */
+  readonly activatorMaxBuffered?: number;
+  /** Longest a request waits in the activator for a replica before 503. @default 30000 */
+  readonly activatorMaxWaitMs?: number;
+  /** Spare replica processes kept booted for fast scale-from-zero. @default 1 */
+  readonly warmPoolSize?: number;
 }
 
 /** Serve options after validation and defaults. */
@@ -35,6 +43,10 @@ export interface CompiledServeOptions {
   readonly maxArtifactBytes: number;
   readonly drainTimeoutMs: number;
   readonly logLevel: NonNullable<ServeOptions['logLevel']>;
+  readonly autoscalerTickMs: number;
+  readonly activatorMaxBuffered: number;
+  readonly activatorMaxWaitMs: number;
+  readonly warmPoolSize: number;
 }
 
 const port = z.number().int().min(0).max(65535);
@@ -48,6 +60,10 @@ const schema = z.object({
   maxArtifactBytes: z.number().int().positive().default(1024 ** 3),
   drainTimeoutMs: z.number().int().min(0).default(30_000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  autoscalerTickMs: z.number().int().min(10).max(60_000).default(1000),
+  activatorMaxBuffered: z.number().int().min(0).max(1_000_000).default(1000),
+  activatorMaxWaitMs: z.number().int().min(1).max(3_600_000).default(30_000),
+  warmPoolSize: z.number().int().min(0).max(64).default(1),
 });
 
 /** The data directory when none is given: `$CONTINUUM_HOME`, else `./.continuum`. */

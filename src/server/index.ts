@@ -1,7 +1,7 @@
 /**
- * `continuum serve`: the management API, the OIP REST and gRPC front ends and the runtime in one
- * process, over the registry in the data directory. Replica processes and the gateway's router
- * come with deployments; this composition is where they plug in.
+ * `continuum serve`: the management API, the OIP REST and gRPC front ends, the router with its
+ * deployments' replica processes (local target) and autoscaler loop, and the in-process runtime
+ * for models no deployment serves, over the registry and deployment store in the data directory.
  */
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -10,20 +10,24 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import { ContinuumError } from '../errors.js';
+import { deploymentsApiPlugin } from '../api/deployments.js';
 import { modelsApiPlugin } from '../api/models.js';
-import { tuneApiPlugin } from '../api/tune.js';
+import { reloadIfLoaded, tuneApiPlugin } from '../api/tune.js';
+import { compileCostModel } from '../autoscale/index.js';
+import { DeploymentController, DeploymentStore, Router } from '../deploy/index.js';
 import { compileRequestLimits, httpErrorHandler, OIP_EXTENSIONS, oipRestPlugin, startGrpcServer } from '../gateway/index.js';
 import type { GrpcServerHandle } from '../gateway/index.js';
 import { Registry } from '../registry/index.js';
 import { Runtime } from '../runtime/index.js';
 import { bearerToken, isLoopbackHost, TokenStore } from '../security/index.js';
+import { LocalTarget } from '../targets/index.js';
 import { compileServeOptions } from './config.js';
 import type { CompiledServeOptions, ServeOptions } from './config.js';
 import { DEMO_MODEL_NAME, ensureDemoModel } from './demo.js';
 
 export { compileServeOptions, defaultDataDir } from './config.js';
 export type { CompiledServeOptions, ServeOptions } from './config.js';
-export { DEMO_MODEL_NAME, demoCurlCommand } from './demo.js';
+export { DEMO_MODEL_NAME, DEMO_REQUEST, demoCurlCommand } from './demo.js';
 
 /** Server software name reported by `GET /v2` (OIP server metadata). */
 export const SERVER_NAME = 'continuum';
@@ -37,7 +41,9 @@ export interface RunningServer {
   readonly url: string;
   readonly grpcPort: number;
   readonly registry: Registry;
+  /** The in-process runtime: serves registry models that no deployment names. */
   readonly runtime: Runtime;
+  readonly deployments: DeploymentController;
   readonly app: FastifyInstance;
   /** A management token created at this start (non-loopback first start only); shown once. */
   readonly newToken: string | undefined;
@@ -54,10 +60,23 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   mkdirSync(options.dataDir, { recursive: true });
 
   const registry = Registry.open(options.dataDir);
+  const store = DeploymentStore.open(options.dataDir);
   const runtime = new Runtime({ source: registry, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, extensions: OIP_EXTENSIONS });
+  const target = new LocalTarget({ warmPoolSize: options.warmPoolSize });
+  const deployments = new DeploymentController({
+    store,
+    registry,
+    target,
+    costModel: compileCostModel(),
+    tickMs: options.autoscalerTickMs,
+    activator: { maxBuffered: options.activatorMaxBuffered, maxWaitMs: options.activatorMaxWaitMs, retryAfterS: 1 },
+    logError: (err, message) => log.error({ err }, message),
+  });
+  const router = new Router(runtime, deployments, registry);
   registry.addUseCheck((name, version) =>
     runtime.loadedVersions().some((v) => v.name === name && v.version === version) ? 'it is loaded in the runtime (unload it first)' : undefined,
   );
+  registry.addUseCheck((name, version) => store.usesModelVersion(name, version));
 
   // Security baseline: on any non-loopback interface the management API needs a token; the first
   // such start creates one and prints it once.
@@ -80,7 +99,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       if (!tokens.verify(token)) throw new ContinuumError('CONTINUUM_ERR_UNAUTHENTICATED', 'the token is not valid');
     });
   }
-  await app.register(oipRestPlugin, { service: runtime, limits });
+  await app.register(oipRestPlugin, { service: router, limits });
   await app.register(modelsApiPlugin, {
     prefix: '/api/v1',
     registry,
@@ -88,14 +107,32 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     // A model's first version is loaded at once so a push gives a working endpoint; later
     // versions wait for an explicit load (or, with deployments, a rollout).
     onVersionPushed: async (name: string) => {
-      if (!runtime.modelReady(name)) await runtime.loadModel(name);
+      if (deployments.find(name) === undefined && !runtime.modelReady(name)) await runtime.loadModel(name);
     },
   });
-  await app.register(tuneApiPlugin, { prefix: '/api/v1', registry, runtime });
+  await app.register(tuneApiPlugin, {
+    prefix: '/api/v1',
+    registry,
+    runtime,
+    // New options reach a deployment's replicas by a restart (new replicas read them), and a model
+    // served in-process by a reload.
+    reload: async (name) => {
+      const restarted = deployments.restartModel(name);
+      return (await reloadIfLoaded(runtime, name)) || restarted;
+    },
+  });
+  await app.register(deploymentsApiPlugin, { prefix: '/api/v1', controller: deployments });
 
-  // Like Triton's default model control mode: everything in the repository is loaded at start.
-  if (options.demo) await ensureDemoModel(registry);
+  // The demo model of a first start is a deployment whose policy picks serverless or always-on
+  // from the traffic it sees.
+  if (options.demo && (await ensureDemoModel(registry)) && store.find(DEMO_MODEL_NAME) === undefined) {
+    deployments.create({ model: DEMO_MODEL_NAME, policy: { policy: 'auto' } });
+  }
+  deployments.start();
+  // Like Triton's default model control mode: every registry model no deployment serves is loaded
+  // in-process at start.
   for (const { name } of registry.listDefaults()) {
+    if (deployments.find(name) !== undefined) continue;
     try {
       await runtime.loadModel(name);
     } catch (err) {
@@ -106,10 +143,13 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   let grpc: GrpcServerHandle | undefined;
   try {
     await app.listen({ host: options.host, port: options.port });
-    grpc = await startGrpcServer({ service: runtime, host: options.host, port: options.grpcPort, limits });
+    grpc = await startGrpcServer({ service: router, host: options.host, port: options.grpcPort, limits });
   } catch (err) {
     await app.close();
+    await deployments.close();
+    await target.close();
     await runtime.close();
+    store.close();
     registry.close();
     throw err;
   }
@@ -129,7 +169,11 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       const timeout = new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs).unref());
       await Promise.race([Promise.all([drained, app.close(), grpcHandle.close()]), timeout]);
       clearInterval(sweep);
+      // Replicas drain once no front end takes requests any more.
+      await Promise.race([deployments.close(), new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs).unref())]);
+      await target.close();
       await runtime.close();
+      store.close();
       registry.close();
     })();
     return closing;
@@ -141,6 +185,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     grpcPort: grpcHandle.port,
     registry,
     runtime,
+    deployments,
     app,
     newToken,
     authRequired,

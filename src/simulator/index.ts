@@ -21,7 +21,7 @@ export {
   fitServiceProfile,
   validateServiceProfile,
   type BatchLatencyPoint,
-  type ReplicaResources,
+  type ReplicaStartup,
   type ServiceMeasurement,
   type ServiceProfile,
 } from './profile.js';
@@ -38,3 +38,4 @@ export {
 } from './engine.js';
 export { renderTimelineSvg, type TimelineSvgOptions } from './svg.js';
 export { formatSimulationReport } from './report.js';
+export { simulationCost, simulationPolicy, simulationPolicyOf } from './policy.js';

@@ -23,8 +23,8 @@ export interface ServiceMeasurement {
   readonly points: readonly BatchLatencyPoint[];
 }
 
-/** What a replica reserves and how it starts, beside its measured latencies. */
-export interface ReplicaResources {
+/** How a replica starts and what it reserves, beside its measured latencies. */
+export interface ReplicaStartup {
   /** Measured start times of a replica, ms (scale from zero to first response); the engine draws from them. @default [DEFAULT_COLD_START_MS] */
   readonly coldStartMs?: readonly number[];
   /** Memory reserved per replica, GB (serverless GB-seconds, always-on price). */
@@ -88,7 +88,7 @@ function median(values: readonly number[]): number {
  * smaller one and more; a dip is measurement noise. Throws CONTINUUM_ERR_BAD_REQUEST for an
  * invalid measurement.
  */
-export function fitServiceProfile(measurement: ServiceMeasurement, resources: ReplicaResources): ServiceProfile {
+export function fitServiceProfile(measurement: ServiceMeasurement, resources: ReplicaStartup): ServiceProfile {
   const bySize = new Map<number, number[]>();
   for (const p of measurement.points) bySize.set(p.batchSize, [...(bySize.get(p.batchSize) ?? []), p.latencyMs]);
   const batchLatencyMs: Record<number, number> = {};

@@ -1,0 +1,16 @@
+/**
+ * Deployments: desired state with immutable revisions and events (SQLite), the controller that runs
+ * each deployment's replicas on a target with its autoscaling policy, and the router the OIP front
+ * ends call (least outstanding requests, activator buffering, one retry on a lost replica).
+ */
+export { DeploymentStore } from './store.js';
+export type { Deployment, DeploymentEvent, Revision, RevisionSpec } from './store.js';
+export { DeploymentController, DEFAULT_ACTIVATOR_OPTIONS } from './controller.js';
+export type { DeployInput, DeploymentChange, DeploymentControllerOptions, DeploymentStatus } from './controller.js';
+export { Router } from './router.js';
+export { sumStatistics } from './replica-set.js';
+export type { ColdStartSummary, ReplicaPhase, ReplicaSetStatus, ReplicaStatus } from './replica-set.js';
+export { Activator } from './activator.js';
+export type { ActivatorOptions } from './activator.js';
+export { quantile, TrafficMeter } from './traffic.js';
+export type { TrafficReading } from './traffic.js';

@@ -1,0 +1,203 @@
+/**
+ * Deployments end to end with real replica processes, real ONNX Runtime and real HTTP: scale to
+ * zero and back with every buffered request answered, `kill -9` of a replica under load (every
+ * request succeeds or gets 503 + Retry-After, and a replacement serves within a bound), a
+ * scale-down drain that loses nothing, a full activator answering 503, and the CLI's view.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEMO_REQUEST, startServer } from '../src/server/index.js';
+import type { RunningServer, ServeOptions } from '../src/server/index.js';
+import type { DeploymentStatus } from '../src/deploy/index.js';
+import { runCli } from './support/cli-process.js';
+
+const servers: RunningServer[] = [];
+const dirs: string[] = [];
+
+async function serve(options: ServeOptions = {}): Promise<RunningServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'continuum-deploy-e2e-'));
+  dirs.push(dataDir);
+  // The demo model is registered; its deployment is what these tests change.
+  const server = await startServer({ port: 0, grpcPort: 0, dataDir, logLevel: 'silent', autoscalerTickMs: 200, ...options });
+  servers.push(server);
+  return server;
+}
+
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+interface Answer {
+  readonly status: number;
+  readonly retryAfter: string | undefined;
+  readonly body: { outputs?: { name: string; data: number[] }[]; error?: string; code?: string };
+}
+
+async function infer(server: RunningServer, model = 'iris'): Promise<Answer> {
+  const res = await request(`${server.url}/v2/models/${model}/infer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(DEMO_REQUEST),
+  });
+  const body = (await res.body.json()) as Answer['body'];
+  const retry = res.headers['retry-after'];
+  return { status: res.statusCode, retryAfter: typeof retry === 'string' ? retry : undefined, body };
+}
+
+async function api<T>(server: RunningServer, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await request(`${server.url}/api/v1${path}`, {
+    method,
+    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  });
+  const text = await res.body.text();
+  return { status: res.statusCode, body: (text === '' ? undefined : JSON.parse(text)) as T };
+}
+
+async function deployment(server: RunningServer, name = 'iris'): Promise<DeploymentStatus> {
+  return (await api<DeploymentStatus>(server, 'GET', `/deployments/${name}`)).body;
+}
+
+async function until<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (ok(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value).slice(0, 500)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const ready = (d: DeploymentStatus): number => d.replicas.filter((r) => r.phase === 'ready').length;
+
+/** The demo answer: a setosa (0) and a virginica (2). */
+function expectCorrect(answer: Answer): void {
+  expect(answer.status).toBe(200);
+  expect(answer.body.outputs?.find((o) => o.name === 'label')?.data).toEqual([0, 2]);
+}
+
+describe('deployments with real replica processes', () => {
+  it('the demo deployment uses auto and serves through a replica process', async () => {
+    const server = await serve();
+    const d = await deployment(server);
+    expect(d.policy['policy']).toBe('auto');
+    expectCorrect(await infer(server));
+    const after = await deployment(server);
+    expect(after.replicas.length).toBeGreaterThanOrEqual(1);
+    expect(after.replicas.every((r) => r.pid !== process.pid)).toBe(true);
+  });
+
+  it('scales to zero when idle and back, answering every buffered request', async () => {
+    const server = await serve();
+    await api(server, 'PATCH', '/deployments/iris', { policy: { policy: 'serverless', scaleToZeroGraceMs: 500, maxReplicas: 2 } });
+    expectCorrect(await infer(server));
+    await until('scale to zero', () => deployment(server), (d) => d.replicas.length === 0 && d.desiredReplicas === 0);
+    // A burst while at zero: all wait in the activator and all are answered after the cold start.
+    const answers = await Promise.all(Array.from({ length: 20 }, () => infer(server)));
+    for (const a of answers) expectCorrect(a);
+    const d = await deployment(server);
+    expect(d.coldStarts.count).toBeGreaterThanOrEqual(1);
+    expect(d.replicas.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('kill -9 of a replica under load: every request succeeds or gets 503 with Retry-After, and a replacement serves', async () => {
+    const server = await serve();
+    await api(server, 'POST', '/deployments/iris/scale', { replicas: 2 });
+    await until('two ready replicas', () => deployment(server), (d) => ready(d) === 2);
+    const victim = (await deployment(server)).replicas[0];
+    if (victim === undefined) throw new Error('no replica');
+    let stop = false;
+    const outcomes: Answer[] = [];
+    const workers = Array.from({ length: 8 }, async () => {
+      while (!stop) outcomes.push(await infer(server));
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const killedAt = Date.now();
+    process.kill(victim.pid, 'SIGKILL');
+    const replaced = await until(
+      'a replacement replica',
+      () => deployment(server),
+      (d) => ready(d) === 2 && !d.replicas.some((r) => r.pid === victim.pid),
+    );
+    const replacementMs = Date.now() - killedAt;
+    await new Promise((r) => setTimeout(r, 300));
+    stop = true;
+    await Promise.all(workers);
+    expect(outcomes.length).toBeGreaterThan(50);
+    for (const o of outcomes) {
+      if (o.status === 200) expectCorrect(o);
+      else {
+        expect(o.status).toBe(503);
+        expect(o.retryAfter).toBeDefined();
+      }
+    }
+    expect(replaced.replicas.some((r) => r.pid === victim.pid)).toBe(false);
+    // The bound: a replacement is serving within 10 s of the kill (typically well under a second).
+    expect(replacementMs).toBeLessThan(10_000);
+    const events = (await api<{ events: { type: string }[] }>(server, 'GET', '/deployments/iris/events')).body.events;
+    expect(events.some((e) => e.type === 'replica-lost')).toBe(true);
+  });
+
+  it('scale-down drains: requests in flight on the stopped replica all complete', async () => {
+    const server = await serve();
+    await api(server, 'POST', '/deployments/iris/scale', { replicas: 3 });
+    await until('three ready replicas', () => deployment(server), (d) => ready(d) === 3);
+    let stop = false;
+    const outcomes: Answer[] = [];
+    const workers = Array.from({ length: 16 }, async () => {
+      while (!stop) outcomes.push(await infer(server));
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    await api(server, 'POST', '/deployments/iris/scale', { replicas: 1 });
+    await until('one replica left', () => deployment(server), (d) => d.replicas.length === 1);
+    stop = true;
+    await Promise.all(workers);
+    expect(outcomes.length).toBeGreaterThan(50);
+    for (const o of outcomes) expectCorrect(o);
+  });
+
+  it('a full activator answers 503 with Retry-After; the buffered requests are still served', async () => {
+    const server = await serve({ activatorMaxBuffered: 4 });
+    await api(server, 'PATCH', '/deployments/iris', { policy: { policy: 'serverless', scaleToZeroGraceMs: 300 } });
+    expectCorrect(await infer(server));
+    await until('scale to zero', () => deployment(server), (d) => d.replicas.length === 0 && d.desiredReplicas === 0);
+    const answers = await Promise.all(Array.from({ length: 12 }, () => infer(server)));
+    const refused = answers.filter((a) => a.status === 503);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const a of refused) {
+      expect(a.body.code).toBe('CONTINUUM_ERR_ACTIVATOR_FULL');
+      expect(a.retryAfter).toBeDefined();
+    }
+    for (const a of answers.filter((x) => x.status !== 503)) expectCorrect(a);
+    expect(answers.length - refused.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('deploy, show and delete from the CLI; a version in use cannot be deleted', async () => {
+    const server = await serve();
+    const cli = async (...args: string[]): Promise<string> => {
+      const p = runCli([...args, '--server', server.url]);
+      const code = await p.exited;
+      if (code !== 0) throw new Error(`continuum ${args.join(' ')} exited ${String(code)}:\n${p.output()}`);
+      return p.output();
+    };
+    expect(await cli('deploy', 'iris:1', '--name', 'flowers', '--policy', 'hpa', '--min', '1', '--max', '3', '--param', 'targetConcurrency=4')).toMatch(/deployment flowers created at revision 1/);
+    expectCorrect(await infer(server, 'flowers'));
+    const show = await cli('deployments', 'show', 'flowers');
+    expect(show).toMatch(/Policy:\s+hpa/);
+    expect(show).toMatch(/Current choice:\s+always-on/);
+    expect(show).toMatch(/Cost so far:\s+\$/);
+    expect(show).toMatch(/REPLICA\s+PID/);
+    const list = JSON.parse(await cli('deployments', 'list', '--json')) as { deployments: DeploymentStatus[] };
+    expect(list.deployments.map((d) => d.name).sort()).toEqual(['flowers', 'iris']);
+    const refused = await api<{ code: string }>(server, 'DELETE', '/models/iris/versions/1');
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('CONTINUUM_ERR_VERSION_IN_USE');
+    expect(await cli('deployments', 'delete', 'flowers')).toMatch(/deleted/);
+    expect((await infer(server, 'flowers')).status).toBe(404);
+    const bad = await api<{ code: string }>(server, 'POST', '/deployments', { model: 'iris', name: 'x', policy: { policy: 'warp-drive' } });
+    expect(bad.status).toBe(400);
+  });
+});
