@@ -6,6 +6,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { demoCurlCommand, DEMO_MODEL_NAME, SERVER_VERSION, startServer } from '../server/index.js';
 import type { ServeOptions } from '../server/index.js';
+import { wholeNumber } from './args.js';
+import { registerBenchCommands } from './bench.js';
 import { registerDeploymentCommands } from './deployments.js';
 import { registerModelCommands } from './models.js';
 import { registerSimulateCommand } from './simulate.js';
@@ -33,8 +35,10 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'data directory (default: $CONTINUUM_HOME or ./.continuum)')
     .option('--no-demo', 'do not register the demo model')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'warn')
-    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; logLevel: NonNullable<ServeOptions['logLevel']> }) => {
+    .option('--autoscaler-tick-ms <ms>', 'period of the autoscaler loop', wholeNumber(10), 1000)
+    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number }) => {
       const server = await startServer({
+        autoscalerTickMs: opts.autoscalerTickMs,
         host: opts.host,
         port: opts.port,
         grpcPort: opts.grpcPort,
@@ -71,6 +75,7 @@ export function buildProgram(): Command {
   registerTuneCommand(program);
   registerDeploymentCommands(program);
   registerSimulateCommand(program);
+  registerBenchCommands(program);
   return program;
 }
 

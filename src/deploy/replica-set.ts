@@ -157,11 +157,12 @@ export class ReplicaSet {
     if (this.closed) throw new ContinuumError('CONTINUUM_ERR_SHUTTING_DOWN', `deployment '${this.deployment.name}' is being removed`, { retryAfterS: 1 });
     const arrivedMs = this.context.nowMs();
     this.meter.arrive(arrivedMs);
+    const waited = { ms: 0 };
     try {
-      return await this.dispatch(request, options, arrivedMs, true);
+      return await this.dispatch(request, options, arrivedMs, true, waited);
     } finally {
       const doneMs = this.context.nowMs();
-      this.meter.complete(doneMs, doneMs - arrivedMs);
+      this.meter.complete(doneMs, doneMs - arrivedMs, doneMs - arrivedMs - waited.ms);
     }
   }
 
@@ -289,22 +290,27 @@ export class ReplicaSet {
     return billingMode(this.lastDecision ?? { policy: this.policy.policy });
   }
 
-  private async dispatch(request: InferRequest, options: InferOptions, arrivedMs: number, mayRetry: boolean): Promise<InferResponse> {
+  /** Sends to a replica, waiting in the activator when none is ready; `waited.ms` adds the time spent waiting there. */
+  private async dispatch(request: InferRequest, options: InferOptions, arrivedMs: number, mayRetry: boolean, waited: { ms: number }): Promise<InferResponse> {
     let member = this.pick();
     if (member === undefined) {
       if (this.desired === 0 || this.count('ready') === 0) this.activate(arrivedMs);
-      await this.activator.wait(this.context.nowMs(), options.deadlineMs);
+      const waitFromMs = this.context.nowMs();
+      try {
+        await this.activator.wait(waitFromMs, options.deadlineMs);
+      } finally {
+        waited.ms += this.context.nowMs() - waitFromMs;
+      }
       member = this.pick();
-      if (member === undefined) return this.dispatch(request, options, arrivedMs, mayRetry);
+      if (member === undefined) return this.dispatch(request, options, arrivedMs, mayRetry, waited);
     }
+    let response: InferResponse;
     try {
-      const response = await member.replica.infer(request, options);
-      this.noteColdStartServed(arrivedMs);
-      return response;
+      response = await member.replica.infer(request, options);
     } catch (err) {
       // Inference is idempotent, so a request a lost replica never answered runs once more elsewhere.
       if (isContinuumError(err, 'CONTINUUM_ERR_REPLICA_LOST')) {
-        if (mayRetry) return this.dispatch(request, options, arrivedMs, false);
+        if (mayRetry) return this.dispatch(request, options, arrivedMs, false, waited);
         throw new ContinuumError('CONTINUUM_ERR_NO_REPLICA', `replicas of deployment '${this.deployment.name}' were lost while serving this request; retry shortly`, {
           cause: err,
           retryAfterS: this.context.activator.retryAfterS,
@@ -312,6 +318,8 @@ export class ReplicaSet {
       }
       throw err;
     }
+    this.noteColdStartServed(arrivedMs);
+    return response;
   }
 
   /** The ready replica with the fewest requests in flight, preferring the current generation. */

@@ -15,7 +15,10 @@ export interface TrafficReading {
   readonly inSystem: number;
   readonly latencyP50Ms: number;
   readonly latencyP99Ms: number;
-  /** Sum of the latencies of the requests answered in the interval, ms (serverless GB-seconds). */
+  /**
+   * Service time of the requests answered in the interval, ms: their latency without the time they
+   * waited in the activator for a replica (what a serverless platform bills as duration: GB-seconds).
+   */
   readonly busyMs: number;
   readonly lastArrivalMs: number | undefined;
 }
@@ -60,12 +63,12 @@ export class TrafficMeter {
     this.lastArrivalMs = nowMs;
   }
 
-  /** A request left the system after `latencyMs`. */
-  complete(nowMs: number, latencyMs: number): void {
+  /** A request left the system after `latencyMs`, of which `servedMs` was service (not activator wait). */
+  complete(nowMs: number, latencyMs: number, servedMs: number): void {
     this.advance(nowMs);
     this.inSystem -= 1;
     this.completions += 1;
-    this.busyMs += latencyMs;
+    this.busyMs += servedMs;
     if (this.samples.length < MAX_SAMPLES_PER_TICK) this.samples.push(latencyMs);
     else this.samples[this.completions % MAX_SAMPLES_PER_TICK] = latencyMs;
   }

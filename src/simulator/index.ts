@@ -38,4 +38,5 @@ export {
 } from './engine.js';
 export { renderTimelineSvg, type TimelineSvgOptions } from './svg.js';
 export { formatSimulationReport } from './report.js';
-export { simulationCost, simulationPolicy, simulationPolicyOf } from './policy.js';
+export { simulationCost, simulationPolicy } from './policy.js';
+export { replayAndSimulate, type ReplayComparison, type ReplayOptions, type ReplayResult } from './replay.js';

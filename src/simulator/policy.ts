@@ -3,7 +3,7 @@
  * `decideScale` the deployment controller calls each tick, and the same price arithmetic its cost
  * accrual uses, so a simulated run and a live one differ only in the world they run against.
  */
-import { alwaysOnCostUsd, compilePolicy, decideScale, initialPolicyState, serverlessCostUsd } from '../autoscale/index.js';
+import { alwaysOnCostUsd, decideScale, initialPolicyState, serverlessCostUsd } from '../autoscale/index.js';
 import type { CompiledCostModel, CompiledPolicy, PolicyState } from '../autoscale/index.js';
 import type { CostFunction, SimulationPolicy } from './engine.js';
 
@@ -25,9 +25,4 @@ export function simulationCost(model: CompiledCostModel): CostFunction {
       serverlessCostUsd(model, resources, usage.serverless.invocations, usage.serverless.busySeconds)
     );
   };
-}
-
-/** Compiles a friendly policy record and wraps it for the simulator. */
-export function simulationPolicyOf(spec: unknown): SimulationPolicy<PolicyState> {
-  return simulationPolicy(compilePolicy(spec));
 }
