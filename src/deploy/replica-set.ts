@@ -294,10 +294,12 @@ export class ReplicaSet {
   private async dispatch(request: InferRequest, options: InferOptions, arrivedMs: number, mayRetry: boolean, waited: { ms: number }): Promise<InferResponse> {
     let member = this.pick();
     if (member === undefined) {
-      if (this.desired === 0 || this.count('ready') === 0) this.activate(arrivedMs);
       const waitFromMs = this.context.nowMs();
+      // Queued first, so the activation's observation counts this request as buffered.
+      const ready = this.activator.wait(waitFromMs, options.deadlineMs);
+      if (this.desired === 0 || this.count('ready') === 0) this.activate(arrivedMs);
       try {
-        await this.activator.wait(waitFromMs, options.deadlineMs);
+        await ready;
       } finally {
         waited.ms += this.context.nowMs() - waitFromMs;
       }
