@@ -4,12 +4,14 @@
  * Every target can also answer a probe: one request whose first output is decoded, so the bench
  * can check that every server answers the same numbers before it measures them.
  */
-import * as http2 from 'node:http2';
 import * as protoLoader from '@grpc/proto-loader';
 import ort from 'onnxruntime-node';
 import { Pool } from 'undici';
 import { z } from 'zod';
 import { seededRandom } from '../src/onnx/build.js';
+import { H2Connection } from './h2-client.js';
+import { encodeLiteralHeaders } from './hpack.js';
+import type { HeaderField } from './hpack.js';
 import { probeOf } from './method.js';
 import type { Probe } from './method.js';
 
@@ -155,14 +157,21 @@ interface GrpcInferResponse {
 /** Concurrent calls per HTTP/2 connection: a gRPC client spreads heavy load over a few connections. */
 const GRPC_CALLS_PER_CONNECTION = 16;
 
+/** The value of a header field, from the last block that has it. */
+function field(fields: readonly HeaderField[], name: string): string | undefined {
+  for (let i = fields.length - 1; i >= 0; i--) if ((fields[i] as HeaderField)[0] === name) return (fields[i] as HeaderField)[1];
+  return undefined;
+}
+
 /**
  * A lean gRPC client for a closed loop: the ModelInfer request is encoded once with the codecs
  * proto-loader generates from the service definition (independent of the server's hand-written
- * codec) and sent, framed, on node:http2 streams; an answer counts when its trailers say
- * grpc-status 0. A general gRPC client library spends several times the server's CPU per call,
- * which on a shared 2-core machine would measure the client more than the server.
+ * codec) and sent, framed, over the small HTTP/2 client in h2-client.ts; an answer counts when it
+ * ends with grpc-status 0 (in its trailers, or its only headers for a failure). A general gRPC
+ * client library spends several times the server's CPU per call, which on a shared 2-core machine
+ * would measure the client more than the server.
  */
-function grpcTarget(spec: Extract<TargetSpec, { protocol: 'grpc' }>, concurrency: number): Target {
+async function grpcTarget(spec: Extract<TargetSpec, { protocol: 'grpc' }>, concurrency: number): Promise<Target> {
   const definition = protoLoader.loadSync(spec.protoPath, { keepCase: true, longs: Number, enums: String, defaults: false, oneofs: true });
   const method = (definition['inference.GRPCInferenceService'] as protoLoader.ServiceDefinition)['ModelInfer'] as protoLoader.MethodDefinition<object, GrpcInferResponse>;
   const values = inputValues(spec.input);
@@ -177,45 +186,36 @@ function grpcTarget(spec: Extract<TargetSpec, { protocol: 'grpc' }>, concurrency
   const framed = Buffer.alloc(5 + message.length);
   framed.writeUInt32BE(message.length, 1);
   framed.set(message, 5);
-  const headers = { ':method': 'POST', ':path': method.path, 'content-type': 'application/grpc', te: 'trailers' };
-  const sessions = Array.from({ length: Math.max(1, Math.ceil(concurrency / GRPC_CALLS_PER_CONNECTION)) }, () =>
-    // Answers of the recognizer are ~1 MB each: room for a connection's share of them in flight.
-    http2.connect(`http://${spec.address}`, { settings: { initialWindowSize: 16 << 20 }, maxSessionMemory: 256 }),
+  const separator = spec.address.lastIndexOf(':');
+  const host = spec.address.slice(0, separator).replace(/^\[|\]$/g, '');
+  const headerBlock = encodeLiteralHeaders([
+    [':method', 'POST'],
+    [':scheme', 'http'],
+    [':path', method.path],
+    [':authority', spec.address],
+    ['content-type', 'application/grpc'],
+    ['te', 'trailers'],
+  ]);
+  const connections = await Promise.all(
+    Array.from({ length: Math.max(1, Math.ceil(concurrency / GRPC_CALLS_PER_CONNECTION)) }, () => H2Connection.open(host, Number(spec.address.slice(separator + 1)))),
   );
-  for (const s of sessions) s.on('error', () => {});
   let next = 0;
-  const call = (keep: boolean): Promise<Buffer | undefined> =>
-    new Promise((resolve, reject) => {
-      const session = sessions[next++ % sessions.length] as http2.ClientHttp2Session;
-      const stream = session.request(headers);
-      const chunks: Buffer[] = [];
-      let status: string | undefined;
-      let detail: string | undefined;
-      const onStatus = (h: http2.IncomingHttpHeaders): void => {
-        const s = h['grpc-status'];
-        if (typeof s === 'string') {
-          status = s;
-          detail = typeof h['grpc-message'] === 'string' ? decodeURIComponent(h['grpc-message']) : undefined;
-        }
-      };
-      stream.on('response', onStatus);
-      stream.on('trailers', onStatus);
-      stream.on('data', (chunk: Buffer) => {
-        if (keep) chunks.push(chunk);
-      });
-      stream.on('error', reject);
-      stream.on('end', () => {
-        if (status !== '0') reject(new Error(`gRPC status ${status ?? 'missing'}${detail === undefined ? '' : `: ${detail}`}`));
-        else resolve(keep ? Buffer.concat(chunks) : undefined);
-      });
-      stream.end(framed);
-    });
+  const call = async (keep: boolean): Promise<Buffer> => {
+    const answer = await (connections[next++ % connections.length] as H2Connection).request(headerBlock, framed, keep);
+    // Trailers-Only answers carry the status in their headers.
+    const status = field(answer.trailers, 'grpc-status') ?? field(answer.headers, 'grpc-status');
+    if (status !== '0') {
+      const detail = field(answer.trailers, 'grpc-message') ?? field(answer.headers, 'grpc-message');
+      throw new Error(`gRPC status ${status ?? 'missing'}${detail === undefined ? '' : `: ${decodeURIComponent(detail)}`}`);
+    }
+    return keep ? Buffer.concat(answer.data) : EMPTY;
+  };
   return {
     async send() {
       await call(false);
     },
     async probe() {
-      const body = (await call(true)) as Buffer;
+      const body = await call(true);
       const res = method.responseDeserialize(body.subarray(5, 5 + body.readUInt32BE(1)));
       const outputs = res.outputs ?? [];
       const index = outputs.findIndex((o) => o.name === spec.outputName);
@@ -227,10 +227,12 @@ function grpcTarget(spec: Extract<TargetSpec, { protocol: 'grpc' }>, concurrency
       return probeOf(out.shape.map(Number), data);
     },
     async close() {
-      await Promise.all(sessions.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await Promise.all(connections.map((c) => c.close()));
     },
   };
 }
+
+const EMPTY = Buffer.alloc(0);
 
 type InProcessSpec = Extract<TargetSpec, { protocol: 'in-process' }>;
 
