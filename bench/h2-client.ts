@@ -23,6 +23,7 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const MAX_WINDOW = 2 ** 31 - 1;
 const DEFAULT_WINDOW = 65_535;
 const FRAME_HEADER_BYTES = 9;
+const MAX_FRAME_BYTES = 2 ** 24 - 1;
 /** Received bytes after which the connection window is topped up again. */
 const WINDOW_REFILL_BYTES = 1 << 30;
 
@@ -69,7 +70,11 @@ export class H2Connection {
   private nextStreamId = 1;
   private out: Buffer[] = [];
   private flushScheduled = false;
-  private input: Buffer = Buffer.alloc(0);
+  /** Received bytes not yet read as frames. */
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** Payload bytes of a skipped DATA frame still to drop. */
+  private skipping = 0;
   private connectionWindow = DEFAULT_WINDOW;
   private peerInitialWindow = DEFAULT_WINDOW;
   private peerMaxFrame = 16_384;
@@ -100,12 +105,15 @@ export class H2Connection {
   }
 
   private start(): void {
-    const settings = Buffer.alloc(12);
+    const settings = Buffer.alloc(18);
     settings.writeUInt16BE(Setting.ENABLE_PUSH, 0);
     settings.writeUInt32BE(0, 2);
     // Streams never run out of receive window; the connection's is topped up below.
     settings.writeUInt16BE(Setting.INITIAL_WINDOW_SIZE, 6);
     settings.writeUInt32BE(MAX_WINDOW, 8);
+    // Large answers in few frames (the largest frame size allowed, RFC 9113 §6.5.2).
+    settings.writeUInt16BE(Setting.MAX_FRAME_SIZE, 12);
+    settings.writeUInt32BE(MAX_FRAME_BYTES, 14);
     this.queue(PREFACE, frameHeader(settings.length, FrameType.SETTINGS, 0, 0), settings);
     this.windowUpdate(0, MAX_WINDOW - DEFAULT_WINDOW);
   }
@@ -189,36 +197,92 @@ export class H2Connection {
     this.queue(frameHeader(4, FrameType.WINDOW_UPDATE, 0, streamId), payload);
   }
 
+  /**
+   * Reads frames from the socket's chunks. A frame split over chunks is joined, except the
+   * payload of DATA nobody keeps (a load generator's answers), which is skipped in place: joining
+   * would copy every large answer once more.
+   */
   private onData(chunk: Buffer): void {
-    let buf = this.input.length === 0 ? chunk : Buffer.concat([this.input, chunk]);
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
     try {
-      while (buf.length >= FRAME_HEADER_BYTES) {
-        const length = buf.readUIntBE(0, 3);
-        if (buf.length < FRAME_HEADER_BYTES + length) break;
-        const type = buf[3] as number;
-        const flags = buf[4] as number;
-        const streamId = buf.readUInt32BE(5) & 0x7fffffff;
-        const payload = buf.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + length);
-        buf = buf.subarray(FRAME_HEADER_BYTES + length);
+      for (;;) {
+        if (this.skipping > 0) {
+          this.skipping -= this.discard(this.skipping);
+          if (this.skipping > 0) return;
+        }
+        if (this.buffered < FRAME_HEADER_BYTES) return;
+        const header = this.peek(FRAME_HEADER_BYTES);
+        const length = header.readUIntBE(0, 3);
+        const type = header[3] as number;
+        const flags = header[4] as number;
+        const streamId = header.readUInt32BE(5) & 0x7fffffff;
+        const stream = type === FrameType.DATA ? this.streams.get(streamId) : undefined;
+        if (type === FrameType.DATA && stream?.keepData !== true && this.continuation === undefined) {
+          this.discard(FRAME_HEADER_BYTES);
+          this.countReceived(length);
+          this.skipping = length;
+          if (stream !== undefined && flags & Flag.END_STREAM) this.finish(stream);
+          continue;
+        }
+        if (this.buffered < FRAME_HEADER_BYTES + length) return;
+        this.discard(FRAME_HEADER_BYTES);
+        const payload = this.take(length);
         this.onFrame(type, flags, streamId, payload);
       }
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)));
       this.socket.destroy();
-      return;
     }
-    this.input = buf;
+  }
+
+  /** The next `n` buffered bytes, without consuming them (joined when they span chunks). */
+  private peek(n: number): Buffer {
+    const first = this.chunks[0] as Buffer;
+    return first.length >= n ? first : Buffer.concat(this.chunks, this.buffered).subarray(0, n);
+  }
+
+  /** Consumes the next `n` buffered bytes (joined only when they span chunks). */
+  private take(n: number): Buffer {
+    const first = this.chunks[0];
+    if (first === undefined) return Buffer.alloc(0);
+    if (first.length >= n) {
+      this.discard(n);
+      return first.subarray(0, n);
+    }
+    const joined = Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [joined.subarray(n)];
+    this.buffered -= n;
+    return joined.subarray(0, n);
+  }
+
+  /** Drops up to `n` buffered bytes; returns how many it dropped. */
+  private discard(n: number): number {
+    let dropped = 0;
+    while (dropped < n && this.chunks.length > 0) {
+      const first = this.chunks[0] as Buffer;
+      const k = Math.min(first.length, n - dropped);
+      if (k === first.length) this.chunks.shift();
+      else this.chunks[0] = first.subarray(k);
+      dropped += k;
+    }
+    this.buffered -= dropped;
+    return dropped;
+  }
+
+  private countReceived(length: number): void {
+    this.receivedSinceRefill += length;
+    if (this.receivedSinceRefill >= WINDOW_REFILL_BYTES) {
+      this.windowUpdate(0, this.receivedSinceRefill);
+      this.receivedSinceRefill = 0;
+    }
   }
 
   private onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
     if (this.continuation !== undefined && type !== FrameType.CONTINUATION) throw new Error('HTTP/2: expected CONTINUATION');
     switch (type) {
       case FrameType.DATA: {
-        this.receivedSinceRefill += payload.length;
-        if (this.receivedSinceRefill >= WINDOW_REFILL_BYTES) {
-          this.windowUpdate(0, this.receivedSinceRefill);
-          this.receivedSinceRefill = 0;
-        }
+        this.countReceived(payload.length);
         const stream = this.streams.get(streamId);
         if (stream === undefined) return;
         const data = flags & Flag.PADDED ? payload.subarray(1, payload.length - (payload[0] as number)) : payload;

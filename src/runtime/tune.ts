@@ -103,32 +103,53 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
+/** A window is stretched up to this many times its length until every client has answered once in it. */
+const MAX_WINDOW_STRETCH = 5;
+
+/**
+ * Drives `concurrency` closed-loop clients and measures one window after the warm-up: the requests
+ * that complete inside it (perf_analyzer counts completions, not sends). A window lasts `measureMs`
+ * and is stretched until it holds at least one answer per client, so configurations whose answers
+ * take longer than the window (large batches of a slow model) are measured rather than scored zero.
+ */
 async function measure(model: LoadedModelVersion, request: InferRequest, concurrency: number, warmUpMs: number, measureMs: number): Promise<Omit<TuneTrial, 'options'>> {
   const latencies: number[] = [];
   let errors = 0;
-  const start = performance.now();
-  const measureFrom = start + warmUpMs;
-  const end = measureFrom + measureMs;
-  await Promise.all(
+  let windowStart = Infinity;
+  let running = true;
+  const clients = Promise.all(
     Array.from({ length: concurrency }, async () => {
-      for (let sent = performance.now(); sent < end; sent = performance.now()) {
+      while (running) {
+        const sent = performance.now();
         try {
           await model.infer(request, Infinity);
-          if (sent >= measureFrom) latencies.push(performance.now() - sent);
+          const done = performance.now();
+          if (running && done >= windowStart) latencies.push(done - sent);
         } catch {
-          if (sent >= measureFrom) errors += 1;
+          if (running && performance.now() >= windowStart) errors += 1;
         }
       }
     }),
   );
-  const sorted = Float64Array.from(latencies).sort();
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  await sleep(warmUpMs);
+  windowStart = performance.now();
+  await sleep(measureMs);
+  const deadline = windowStart + measureMs * MAX_WINDOW_STRETCH;
+  while (latencies.length + errors < concurrency && performance.now() < deadline) await sleep(Math.min(50, measureMs / 10));
+  running = false;
+  const windowMs = performance.now() - windowStart;
+  const counted = latencies.slice();
+  const failed = errors;
+  await clients;
+  const sorted = Float64Array.from(counted).sort();
   return {
     concurrency,
-    throughput: latencies.length / (measureMs / 1000),
+    throughput: counted.length / (windowMs / 1000),
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
-    requests: latencies.length + errors,
-    errors,
+    requests: counted.length + failed,
+    errors: failed,
   };
 }
 
