@@ -85,6 +85,12 @@ const RESPONSE_HEADERS: OutgoingHttpHeaders = {
   'grpc-accept-encoding': 'identity',
 };
 const OK_TRAILERS: OutgoingHttpHeaders = { 'grpc-status': '0' };
+/**
+ * Options of every answer: no `date` header (gRPC does not use it, and Node would format and
+ * HPACK-code it on every call); a message answer ends with trailers.
+ */
+const WITH_TRAILERS = { waitForTrailers: true, sendDate: false } as const;
+const TRAILERS_ONLY = { endStream: true, sendDate: false } as const;
 
 /** The Trailers-Only answer for a failure: status, message and Continuum's error code as metadata. */
 function failureHeaders(err: unknown): OutgoingHttpHeaders {
@@ -100,6 +106,11 @@ function failureHeaders(err: unknown): OutgoingHttpHeaders {
 }
 
 const ignore = (): void => {};
+
+/** The 'wantTrailers' listener of a successful call (one function for every stream: `this` is the stream). */
+function sendOkTrailers(this: ServerHttp2Stream): void {
+  this.sendTrailers(OK_TRAILERS);
+}
 
 /** One call on one stream: reads its message, runs the handler, answers once. */
 class UnaryCall {
@@ -123,8 +134,8 @@ class UnaryCall {
     }
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('end', () => this.onEnd());
-    // A client that cancels or resets the stream: nothing is sent.
-    stream.on('close', () => this.settle());
+    // A client that cancels or resets the stream gets nothing; its deadline timer goes.
+    if (this.timer !== undefined) stream.on('close', () => this.settle());
   }
 
   private onData(chunk: Buffer): void {
@@ -195,21 +206,20 @@ class UnaryCall {
     message[0] = 0;
     message.writeUInt32BE(message.length - GRPC_MESSAGE_PREFIX_BYTES, 1);
     const stream = this.stream;
-    stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    stream.once('wantTrailers', () => stream.sendTrailers(OK_TRAILERS));
+    stream.respond(RESPONSE_HEADERS, WITH_TRAILERS);
+    stream.once('wantTrailers', sendOkTrailers);
     stream.end(message);
   }
 
   private fail(err: unknown): void {
     if (!this.settle()) return;
-    this.stream.respond(failureHeaders(err), { endStream: true });
+    this.stream.respond(failureHeaders(err), TRAILERS_ONLY);
   }
 }
 
 /** Answers a stream that is not a call this server takes, with a Trailers-Only status or an HTTP status. */
 function refuse(stream: ServerHttp2Stream, httpStatus: number | undefined, err?: ContinuumError): void {
-  if (httpStatus !== undefined) stream.respond({ [h2.HTTP2_HEADER_STATUS]: httpStatus }, { endStream: true });
-  else stream.respond(failureHeaders(err), { endStream: true });
+  stream.respond(httpStatus !== undefined ? { [h2.HTTP2_HEADER_STATUS]: httpStatus } : failureHeaders(err), TRAILERS_ONLY);
   // Whatever the client still sends is not read.
   stream.resume();
 }
