@@ -53,7 +53,9 @@ describe('encodeGrpcInferResponse', () => {
       },
       5,
     );
-    const decoded = modelInfer.responseDeserialize(encoded.subarray(5));
+    // The 2400-byte scores stay in the head; a large output would follow it in the tail.
+    expect(encoded.tail).toHaveLength(0);
+    const decoded = modelInfer.responseDeserialize(encoded.head.subarray(5));
     expect(decoded).toMatchObject({
       model_name: 'm',
       model_version: '7',
@@ -74,6 +76,26 @@ describe('encodeGrpcInferResponse', () => {
     const raw = decoded['raw_output_contents'] as Buffer[];
     expect(raw.map((r) => r.length)).toEqual([2400, 16, 1]);
     expect(new BigInt64Array(Uint8Array.from(raw[1] as Buffer).buffer)).toEqual(BigInt64Array.from([-1n, 9223372036854775807n]));
+  });
+
+  it('leaves large raw outputs uncopied, in message order', () => {
+    const big = new Float32Array(40_000).fill(0.5);
+    const encoded = encodeGrpcInferResponse(
+      {
+        model_name: 'm',
+        model_version: '1',
+        outputs: [
+          { name: 'big', datatype: 'FP32', shape: [40_000], data: big },
+          { name: 'small', datatype: 'INT32', shape: [2], data: Int32Array.from([1, -1]) },
+        ],
+      },
+      5,
+    );
+    expect(encoded.tail[0]?.buffer).toBe(big.buffer);
+    const decoded = modelInfer.responseDeserialize(Buffer.concat([encoded.head, ...encoded.tail]).subarray(5));
+    const raw = decoded['raw_output_contents'] as Buffer[];
+    expect(raw.map((r) => r.length)).toEqual([160_000, 8]);
+    expect(new Int32Array(Uint8Array.from(raw[1] as Buffer).buffer)).toEqual(Int32Array.from([1, -1]));
   });
 });
 

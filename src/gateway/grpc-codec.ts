@@ -8,6 +8,7 @@
  */
 import { ContinuumError } from '../errors.js';
 import type { Datatype, InferRequest, InferResponse, Parameter, Parameters, RequestedOutput, Tensor, TensorData } from '../oip/types.js';
+import type { ResponseMessage } from './grpc-http2.js';
 import type { CompiledRequestLimits } from './limits.js';
 import { delimitedSize, int64Size, ProtoReader, ProtoWriter, tagSize, varintSize, WireType } from './protobuf-wire.js';
 import {
@@ -482,20 +483,30 @@ function outputLayout(output: Tensor): OutputLayout {
 }
 
 /**
- * Encodes a response as a ModelInferResponse with `raw_output_contents`, into one buffer that
- * starts with `headroom` unwritten bytes (room for the caller's gRPC message prefix), so the frame
- * is written without another copy.
+ * Raw outputs up to this size are copied into the message's head; larger ones (an OCR line's
+ * 1 MB of scores) are written as they are, so a large answer is not copied or allocated twice.
  */
-export function encodeGrpcInferResponse(response: InferResponse, headroom = 0): Buffer {
+const INLINE_RAW_BYTES = 64 * 1024;
+
+/**
+ * Encodes a response as a ModelInferResponse with `raw_output_contents`. The head starts with
+ * `headroom` unwritten bytes (room for the caller's gRPC message prefix); large raw outputs follow
+ * it in `tail`, in message order.
+ */
+export function encodeGrpcInferResponse(response: InferResponse, headroom = 0): ResponseMessage {
   const modelBytes = Buffer.byteLength(response.model_name);
   const versionBytes = Buffer.byteLength(response.model_version);
   const id = response.id ?? '';
   const idBytes = Buffer.byteLength(id);
   const layouts = response.outputs.map(outputLayout);
   let size = stringFieldSize(1, modelBytes) + stringFieldSize(2, versionBytes) + stringFieldSize(3, idBytes) + parametersSize(4, response.parameters);
-  for (const l of layouts) size += 1 + delimitedSize(l.size) + 1 + delimitedSize(l.raw.length);
+  let tailBytes = 0;
+  for (const l of layouts) {
+    size += 1 + delimitedSize(l.size) + 1 + delimitedSize(l.raw.length);
+    if (l.raw.length > INLINE_RAW_BYTES) tailBytes += l.raw.length;
+  }
 
-  const w = new ProtoWriter(Buffer.allocUnsafe(headroom + size), headroom);
+  const w = new ProtoWriter(Buffer.allocUnsafe(headroom + size - tailBytes), headroom);
   writeString(w, 1, response.model_name, modelBytes);
   writeString(w, 2, response.model_version, versionBytes);
   writeString(w, 3, id, idBytes);
@@ -515,9 +526,19 @@ export function encodeGrpcInferResponse(response: InferResponse, headroom = 0): 
     writeParameters(w, 4, o.parameters);
   }
   // raw_output_contents, one per output in output order (OIP gRPC: then no output carries contents).
+  const parts: Uint8Array[] = [];
+  let cut = 0;
   for (const l of layouts) {
     w.tag(6, WireType.LEN);
-    w.bytes(l.raw);
+    if (l.raw.length <= INLINE_RAW_BYTES) {
+      w.bytes(l.raw);
+      continue;
+    }
+    w.varint(l.raw.length);
+    parts.push(w.buf.subarray(cut, w.pos), l.raw);
+    cut = w.pos;
   }
-  return w.buf;
+  if (parts.length === 0) return { head: w.buf, tail: [] };
+  if (cut < w.pos) parts.push(w.buf.subarray(cut, w.pos));
+  return { head: parts[0] as Buffer, tail: parts.slice(1) };
 }

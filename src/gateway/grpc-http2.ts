@@ -19,18 +19,30 @@ import { ContinuumError, toContinuumError } from '../errors.js';
 export const GRPC_MESSAGE_PREFIX_BYTES = 5;
 
 /**
- * A unary method: takes the request message and returns the response message in a buffer whose
- * first {@link GRPC_MESSAGE_PREFIX_BYTES} bytes are left free for the prefix (so the answer is
- * framed without a copy). Throws or rejects with the error to send as the call's status.
- * `deadlineMs` is the client's deadline (`Date.now()` clock), when it set one.
+ * A response message in parts, written in order: `head` starts with
+ * {@link GRPC_MESSAGE_PREFIX_BYTES} free bytes for the prefix (so the answer is framed without a
+ * copy), and `tail` holds large parts (raw tensors) that are written as they are rather than
+ * copied into one buffer.
  */
-export type UnaryHandler = (message: Buffer, deadlineMs: number | undefined) => Buffer | Promise<Buffer>;
+export interface ResponseMessage {
+  readonly head: Buffer;
+  readonly tail: readonly Uint8Array[];
+}
+
+/**
+ * A unary method: takes the request message and returns the response message. Throws or rejects
+ * with the error to send as the call's status. `deadlineMs` is the client's deadline
+ * (`Date.now()` clock), when it set one.
+ */
+export type UnaryHandler = (message: Buffer, deadlineMs: number | undefined) => ResponseMessage | Promise<ResponseMessage>;
+
+const NO_TAIL: readonly Uint8Array[] = [];
 
 /** Copies a serialized message behind room for its prefix (for handlers whose codec cannot leave room). */
-export function withPrefixRoom(message: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(GRPC_MESSAGE_PREFIX_BYTES + message.length);
-  out.set(message, GRPC_MESSAGE_PREFIX_BYTES);
-  return out;
+export function withPrefixRoom(message: Uint8Array): ResponseMessage {
+  const head = Buffer.allocUnsafe(GRPC_MESSAGE_PREFIX_BYTES + message.length);
+  head.set(message, GRPC_MESSAGE_PREFIX_BYTES);
+  return { head, tail: NO_TAIL };
 }
 
 /** Options of {@link listenGrpc}. */
@@ -181,7 +193,7 @@ class UnaryCall {
       );
       return;
     }
-    let result: Buffer | Promise<Buffer>;
+    let result: ResponseMessage | Promise<ResponseMessage>;
     try {
       result = this.handler(body.subarray(GRPC_MESSAGE_PREFIX_BYTES), this.deadlineMs);
     } catch (err) {
@@ -201,14 +213,22 @@ class UnaryCall {
     return !this.stream.destroyed && !this.stream.closed;
   }
 
-  private succeed(message: Buffer): void {
+  private succeed({ head, tail }: ResponseMessage): void {
     if (!this.settle()) return;
-    message[0] = 0;
-    message.writeUInt32BE(message.length - GRPC_MESSAGE_PREFIX_BYTES, 1);
+    let length = head.length - GRPC_MESSAGE_PREFIX_BYTES;
+    for (const part of tail) length += part.length;
+    head[0] = 0;
+    head.writeUInt32BE(length, 1);
     const stream = this.stream;
     stream.respond(RESPONSE_HEADERS, WITH_TRAILERS);
     stream.once('wantTrailers', sendOkTrailers);
-    stream.end(message);
+    if (tail.length === 0) {
+      stream.end(head);
+      return;
+    }
+    stream.write(head);
+    for (let i = 0; i < tail.length - 1; i++) stream.write(tail[i]);
+    stream.end(tail[tail.length - 1]);
   }
 
   private fail(err: unknown): void {
