@@ -71,7 +71,7 @@ const TIMEOUT = /^(\d{1,8})([HMSmun])$/;
 const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
 
 /** Parses a `grpc-timeout` value into milliseconds. */
-export function parseGrpcTimeout(value: string): number {
+function parseGrpcTimeout(value: string): number {
   const m = TIMEOUT.exec(value);
   if (m === null) throw new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', `grpc-timeout ${JSON.stringify(value.slice(0, 40))} is not a timeout (up to 8 digits and a unit H, M, S, m, u or n)`);
   return Number(m[1]) * (TIMEOUT_UNIT_MS[m[2] as string] as number);
@@ -81,7 +81,7 @@ export function parseGrpcTimeout(value: string): number {
  * Percent-encodes a status message for `grpc-message`: bytes outside printable ASCII, and '%',
  * become %XX of their UTF-8 encoding (PROTOCOL-HTTP2.md, "Status-Message").
  */
-export function encodeGrpcMessage(message: string): string {
+function encodeGrpcMessage(message: string): string {
   if (/^[\x20-\x24\x26-\x7e]*$/.test(message)) return message;
   let out = '';
   for (const byte of Buffer.from(message, 'utf8')) {
@@ -119,6 +119,9 @@ function failureHeaders(err: unknown): OutgoingHttpHeaders {
 
 const ignore = (): void => {};
 
+/** Longest delay setTimeout keeps (a longer one fires at once, with a warning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The 'wantTrailers' listener of a successful call (one function for every stream: `this` is the stream). */
 function sendOkTrailers(this: ServerHttp2Stream): void {
   this.sendTrailers(OK_TRAILERS);
@@ -140,8 +143,9 @@ class UnaryCall {
     /** The call's `grpc-encoding`, for the refusal of a compressed message. */
     private readonly encoding: string,
   ) {
-    if (timeoutMs !== undefined) {
-      // The client stops waiting at its deadline; so does the call (DEADLINE_EXCEEDED).
+    // The client stops waiting at its deadline; so does the call (DEADLINE_EXCEEDED). A timeout
+    // beyond what a timer can hold (about 24.8 days) is as good as none.
+    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
       this.timer = setTimeout(() => this.fail(new ContinuumError('CONTINUUM_ERR_TIMEOUT', `the call's deadline of ${timeoutMs} ms passed`)), timeoutMs);
     }
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
