@@ -128,6 +128,7 @@ export interface TuneAnswer {
   readonly best: ModelRuntimeOptions;
   readonly best_trial: { readonly concurrency: number; readonly throughput: number; readonly p99Ms: number };
   readonly trials: readonly unknown[];
+  readonly confirmations: readonly unknown[];
 }
 
 /**

@@ -377,7 +377,7 @@ async function ocrPhase(
         const t = answer.best_trial;
         tuned = {
           options: { ...answer.best },
-          how: `picked by \`continuum tune\` (POST /api/v1/models/${model.name}/tune) from ${answer.trials.length} in-process trials, best at concurrency ${t.concurrency} with ${t.throughput.toFixed(1)} items/s; measured over ${bestProtocol}`,
+          how: `picked by \`continuum tune\` (POST /api/v1/models/${model.name}/tune) from ${answer.trials.length} in-process trials and ${answer.confirmations.length} confirmation trials of the best, ${t.throughput.toFixed(1)} items/s at concurrency ${t.concurrency}; measured over ${bestProtocol}`,
         };
       } catch (err) {
         ctx.failures.push(`tuning the recognizer: ${err instanceof Error ? err.message : String(err)}`);
