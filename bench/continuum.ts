@@ -131,11 +131,18 @@ export interface TuneAnswer {
   readonly confirmations: readonly unknown[];
 }
 
+/** The body of a tune request: the size of dynamic dimensions, and optionally a shorter grid. */
+export interface TuneRequest {
+  readonly dynamicDimSize: number;
+  readonly measureMs?: number;
+  readonly concurrencies?: readonly number[];
+}
+
 /**
  * Runs `continuum tune` on a model (`POST /api/v1/models/{name}/tune`): the server measures its
- * candidate configurations with requests whose dynamic dimensions are `dynamicDimSize`, stores the
- * best as the model's runtime options and reloads the model with them.
+ * candidate configurations, stores the best as the model's runtime options and reloads the model
+ * with them.
  */
-export async function tuneModel(server: ContinuumServer, name: string, dynamicDimSize: number): Promise<TuneAnswer> {
-  return (await call('POST', `${server.origin}/api/v1/models/${name}/tune`, JSON.stringify({ dynamicDimSize }))) as TuneAnswer;
+export async function tuneModel(server: ContinuumServer, name: string, request: TuneRequest): Promise<TuneAnswer> {
+  return (await call('POST', `${server.origin}/api/v1/models/${name}/tune`, JSON.stringify(request))) as TuneAnswer;
 }

@@ -41,6 +41,8 @@ interface Timing {
   readonly maxWindows: number;
   /** Time limit of one measurement's warm-up and windows (windows stretch until each client answered). */
   readonly maxMeasureMs: number;
+  /** A shorter `continuum tune` grid than its defaults (the smoke run's). */
+  readonly tune?: { readonly measureMs: number; readonly concurrencies: readonly number[] };
 }
 
 /**
@@ -55,7 +57,7 @@ const FULL: Readonly<Record<ModelKey, Timing>> = {
 /** The smoke run: everything once, short windows, under a minute. */
 const QUICK: Readonly<Record<ModelKey, Timing>> = {
   mlp: { concurrencies: [1, 16], warmupMs: 300, windowMs: 250, maxWindows: 3, maxMeasureMs: 5_000 },
-  ocr: { concurrencies: [4], warmupMs: 500, windowMs: 500, maxWindows: 3, maxMeasureMs: 10_000 },
+  ocr: { concurrencies: [4], warmupMs: 500, windowMs: 500, maxWindows: 3, maxMeasureMs: 10_000, tune: { measureMs: 300, concurrencies: [4] } },
 };
 
 /**
@@ -373,7 +375,7 @@ async function ocrPhase(
       process.stdout.write(`  continuum tune ${model.name} (POST /api/v1/models/${model.name}/tune) ...\n`);
       try {
         // The tuner's requests carry the bench's text-line width in the dynamic dimension.
-        const answer = await tuneModel(continuum, model.name, model.requestShape[3] ?? 1);
+        const answer = await tuneModel(continuum, model.name, { dynamicDimSize: model.requestShape[3] ?? 1, ...timing.tune });
         const t = answer.best_trial;
         tuned = {
           options: { ...answer.best },
