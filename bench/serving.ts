@@ -54,7 +54,7 @@ const FULL: Readonly<Record<ModelKey, Timing>> = {
   mlp: { concurrencies: [1, 4, 16, 64], warmupMs: 1000, windowMs: 1000, maxWindows: 5, maxMeasureMs: 20_000 },
   ocr: { concurrencies: [1, 4, 16, 64], warmupMs: 1500, windowMs: 1500, maxWindows: 4, maxMeasureMs: 40_000 },
 };
-/** The smoke run: everything once, short windows, under a minute. */
+/** The smoke run: everything once, short windows, a minute or two. */
 const QUICK: Readonly<Record<ModelKey, Timing>> = {
   mlp: { concurrencies: [1, 16], warmupMs: 300, windowMs: 250, maxWindows: 3, maxMeasureMs: 5_000 },
   ocr: { concurrencies: [4], warmupMs: 500, windowMs: 500, maxWindows: 3, maxMeasureMs: 10_000, tune: { measureMs: 300, concurrencies: [4] } },
