@@ -123,7 +123,26 @@ export async function unloadModel(server: ContinuumServer, name: string): Promis
   await call('POST', `${server.origin}/v2/repository/models/${name}/unload`);
 }
 
-/** Stores runtime options for a model (`PUT /api/v1/models/{name}/runtime-options`); the server reloads it with them. */
-export async function applyRuntimeOptions(server: ContinuumServer, name: string, options: ModelRuntimeOptions): Promise<void> {
-  await call('PUT', `${server.origin}/api/v1/models/${name}/runtime-options`, JSON.stringify(options));
+/** What `POST /api/v1/models/{name}/tune` answers (the parts the bench reports). */
+export interface TuneAnswer {
+  readonly best: ModelRuntimeOptions;
+  readonly best_trial: { readonly concurrency: number; readonly throughput: number; readonly p99Ms: number };
+  readonly trials: readonly unknown[];
+  readonly confirmations: readonly unknown[];
+}
+
+/** The body of a tune request: the size of dynamic dimensions, and optionally a shorter grid. */
+export interface TuneRequest {
+  readonly dynamicDimSize: number;
+  readonly measureMs?: number;
+  readonly concurrencies?: readonly number[];
+}
+
+/**
+ * Runs `continuum tune` on a model (`POST /api/v1/models/{name}/tune`): the server measures its
+ * candidate configurations, stores the best as the model's runtime options and reloads the model
+ * with them.
+ */
+export async function tuneModel(server: ContinuumServer, name: string, request: TuneRequest): Promise<TuneAnswer> {
+  return (await call('POST', `${server.origin}/api/v1/models/${name}/tune`, JSON.stringify(request))) as TuneAnswer;
 }

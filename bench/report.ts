@@ -105,7 +105,8 @@ export function renderServingSection(r: ServingResult): string {
     `Machine: ${m.cpus} cores (${m.cpuModel}), ${f(m.memoryGiB, 1)} GiB memory, ${m.os}; Node ${m.node}, onnxruntime-node ${m.onnxruntimeNode}${m.torch === undefined ? '' : `, torch ${m.torch}`}; load average ${f(m.loadAverageAtStart)} at start.`,
     '',
     "Method (perf_analyzer's): a closed loop of c concurrent clients in a separate load-generator process " +
-      '(undici Pool, one connection per client and one request in flight on each, for HTTP; one @grpc/grpc-js channel for gRPC), ' +
+      '(undici Pool, one connection per client and one request in flight on each, for HTTP; for gRPC, ModelInfer requests encoded once ' +
+      'by @grpc/proto-loader and sent over a small HTTP/2 client, bench/h2-client.ts, one connection per 16 concurrent calls), ' +
       `a warm-up, then measurement windows repeated until ${r.method.stability}; throughput and latency are pooled over those three windows. ` +
       'The server-side queue/compute split is the difference of two reads of the statistics extension around them. ' +
       'The load generator runs on the same cores as the server — equally for every system measured.',

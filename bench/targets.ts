@@ -4,12 +4,14 @@
  * Every target can also answer a probe: one request whose first output is decoded, so the bench
  * can check that every server answers the same numbers before it measures them.
  */
-import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import ort from 'onnxruntime-node';
 import { Pool } from 'undici';
 import { z } from 'zod';
 import { seededRandom } from '../src/onnx/build.js';
+import { H2Connection } from './h2-client.js';
+import { encodeLiteralHeaders } from './hpack.js';
+import type { HeaderField } from './hpack.js';
 import { probeOf } from './method.js';
 import type { Probe } from './method.js';
 
@@ -82,9 +84,6 @@ function floatsOf(bytes: Uint8Array): Float32Array {
   return new Float32Array(Uint8Array.from(bytes).buffer);
 }
 
-/** Largest answer a target reads (the PP-OCRv4 recognizer answers ~1 MB per item). */
-const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
-
 const JsonOutputSchema = z.object({
   name: z.string(),
   shape: z.array(z.number()),
@@ -155,35 +154,69 @@ interface GrpcInferResponse {
   readonly raw_output_contents?: readonly Uint8Array[];
 }
 
-type UnaryCall = (request: unknown, callback: (err: grpc.ServiceError | null, res: GrpcInferResponse) => void) => void;
+/** Concurrent calls per HTTP/2 connection: a gRPC client spreads heavy load over a few connections. */
+const GRPC_CALLS_PER_CONNECTION = 16;
 
-function grpcTarget(spec: Extract<TargetSpec, { protocol: 'grpc' }>): Target {
+/** The value of a header field, from the last block that has it. */
+function field(fields: readonly HeaderField[], name: string): string | undefined {
+  for (let i = fields.length - 1; i >= 0; i--) if ((fields[i] as HeaderField)[0] === name) return (fields[i] as HeaderField)[1];
+  return undefined;
+}
+
+/**
+ * A lean gRPC client for a closed loop: the ModelInfer request is encoded once with the codecs
+ * proto-loader generates from the service definition (independent of the server's hand-written
+ * codec) and sent, framed, over the small HTTP/2 client in h2-client.ts; an answer counts when it
+ * ends with grpc-status 0 (in its trailers, or its only headers for a failure). A general gRPC
+ * client library spends several times the server's CPU per call, which on a shared 2-core machine
+ * would measure the client more than the server.
+ */
+async function grpcTarget(spec: Extract<TargetSpec, { protocol: 'grpc' }>, concurrency: number): Promise<Target> {
   const definition = protoLoader.loadSync(spec.protoPath, { keepCase: true, longs: Number, enums: String, defaults: false, oneofs: true });
-  // loadPackageDefinition returns an untyped tree; the OIP proto puts the service at inference.GRPCInferenceService.
-  const inference = grpc.loadPackageDefinition(definition)['inference'] as grpc.GrpcObject;
-  const Service = inference['GRPCInferenceService'] as grpc.ServiceClientConstructor;
-  // One channel (one HTTP/2 connection) carries every concurrent call, as a gRPC client does.
-  const client = new Service(spec.address, grpc.credentials.createInsecure(), {
-    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-  });
+  const method = (definition['inference.GRPCInferenceService'] as protoLoader.ServiceDefinition)['ModelInfer'] as protoLoader.MethodDefinition<object, GrpcInferResponse>;
   const values = inputValues(spec.input);
-  const request = {
+  const message = method.requestSerialize({
     model_name: spec.model,
     inputs: [{ name: spec.input.name, datatype: 'FP32', shape: spec.input.shape }],
     outputs: [{ name: spec.outputName }],
     // raw_input_contents: the tensor's bytes, little-endian (OIP gRPC, "Raw input/output contents").
     raw_input_contents: [Buffer.from(values.buffer, values.byteOffset, values.byteLength)],
+  });
+  // gRPC Length-Prefixed-Message: uncompressed flag, big-endian length, message.
+  const framed = Buffer.alloc(5 + message.length);
+  framed.writeUInt32BE(message.length, 1);
+  framed.set(message, 5);
+  const separator = spec.address.lastIndexOf(':');
+  const host = spec.address.slice(0, separator).replace(/^\[|\]$/g, '');
+  const headerBlock = encodeLiteralHeaders([
+    [':method', 'POST'],
+    [':scheme', 'http'],
+    [':path', method.path],
+    [':authority', spec.address],
+    ['content-type', 'application/grpc'],
+    ['te', 'trailers'],
+  ]);
+  const connections = await Promise.all(
+    Array.from({ length: Math.max(1, Math.ceil(concurrency / GRPC_CALLS_PER_CONNECTION)) }, () => H2Connection.open(host, Number(spec.address.slice(separator + 1)))),
+  );
+  let next = 0;
+  const call = async (keep: boolean): Promise<Buffer> => {
+    const answer = await (connections[next++ % connections.length] as H2Connection).request(headerBlock, framed, keep);
+    // Trailers-Only answers carry the status in their headers.
+    const status = field(answer.trailers, 'grpc-status') ?? field(answer.headers, 'grpc-status');
+    if (status !== '0') {
+      const detail = field(answer.trailers, 'grpc-message') ?? field(answer.headers, 'grpc-message');
+      throw new Error(`gRPC status ${status ?? 'missing'}${detail === undefined ? '' : `: ${decodeURIComponent(detail)}`}`);
+    }
+    return keep ? Buffer.concat(answer.data) : EMPTY;
   };
-  const modelInfer = (client['ModelInfer'] as UnaryCall).bind(client);
-  const call = (): Promise<GrpcInferResponse> =>
-    new Promise((resolve, reject) => modelInfer(request, (err, res) => (err === null ? resolve(res) : reject(err))));
   return {
     async send() {
-      await call();
+      await call(false);
     },
     async probe() {
-      const res = await call();
+      const body = await call(true);
+      const res = method.responseDeserialize(body.subarray(5, 5 + body.readUInt32BE(1)));
       const outputs = res.outputs ?? [];
       const index = outputs.findIndex((o) => o.name === spec.outputName);
       const out = outputs[index];
@@ -194,10 +227,12 @@ function grpcTarget(spec: Extract<TargetSpec, { protocol: 'grpc' }>): Target {
       return probeOf(out.shape.map(Number), data);
     },
     async close() {
-      client.close();
+      await Promise.all(connections.map((c) => c.close()));
     },
   };
 }
+
+const EMPTY = Buffer.alloc(0);
 
 type InProcessSpec = Extract<TargetSpec, { protocol: 'in-process' }>;
 
@@ -250,7 +285,7 @@ export async function createTarget(spec: TargetSpec, concurrency: number): Promi
     case 'rest-binary':
       return restTarget(spec, concurrency);
     case 'grpc':
-      return grpcTarget(spec);
+      return grpcTarget(spec, concurrency);
     case 'in-process':
       return inProcessTarget(spec);
   }

@@ -50,6 +50,7 @@ export const ERROR_KINDS = {
   CONTINUUM_ERR_LIMIT_EXCEEDED: { httpStatus: 400, grpcStatus: GrpcStatus.INVALID_ARGUMENT },
   CONTINUUM_ERR_BODY_TOO_LARGE: { httpStatus: 413, grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED },
   CONTINUUM_ERR_UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, grpcStatus: GrpcStatus.INVALID_ARGUMENT },
+  CONTINUUM_ERR_UNSUPPORTED_ENCODING: { httpStatus: 415, grpcStatus: GrpcStatus.UNIMPLEMENTED },
   // Models and registry.
   CONTINUUM_ERR_MODEL_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
   CONTINUUM_ERR_VERSION_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },

@@ -4,6 +4,8 @@
  * grpcio client that declares the protocol's messages itself.
  */
 import { execFile } from 'node:child_process';
+import { connect } from 'node:http2';
+import type { ClientHttp2Session, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ServiceError } from '@grpc/grpc-js';
@@ -157,6 +159,90 @@ describe('OIP gRPC: statistics and repository extensions', () => {
     await call('RepositoryModelLoad', { model_name: 'id-uint8' });
     expect(await call('ModelReady', { name: 'id-uint8' })).toMatchObject({ ready: true });
     expect((await failure('RepositoryModelLoad', { model_name: 'nope' })).code).toBe(GrpcStatus.NOT_FOUND);
+  });
+});
+
+/** What a raw HTTP/2 call got back: the HTTP status, and grpc-status/grpc-message from headers or trailers. */
+interface RawAnswer {
+  readonly httpStatus: number | undefined;
+  readonly grpcStatus: string | undefined;
+  readonly grpcMessage: string | undefined;
+}
+
+/** A gRPC message frame: compressed flag, big-endian length, message. */
+function frame(message: Uint8Array, compressed = false): Buffer {
+  const out = Buffer.alloc(5 + message.length);
+  out[0] = compressed ? 1 : 0;
+  out.writeUInt32BE(message.length, 1);
+  out.set(message, 5);
+  return out;
+}
+
+/** Sends one HTTP/2 request by hand; `write` sends the body (all at once unless it says otherwise). */
+function rawCall(session: ClientHttp2Session, headers: OutgoingHttpHeaders, write: (send: (chunk: Buffer, end: boolean) => void) => void): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':method': 'POST', 'content-type': 'application/grpc', te: 'trailers', ...headers });
+    let httpStatus: number | undefined;
+    let fields: IncomingHttpHeaders = {};
+    stream.on('response', (h) => {
+      httpStatus = Number(h[':status']);
+      fields = h;
+    });
+    stream.on('trailers', (t) => {
+      fields = t;
+    });
+    stream.on('data', () => {});
+    stream.on('error', reject);
+    stream.on('close', () => {
+      const message = fields['grpc-message'];
+      resolve({ httpStatus, grpcStatus: fields['grpc-status'] as string | undefined, grpcMessage: typeof message === 'string' ? decodeURIComponent(message) : undefined });
+    });
+    write((chunk, end) => (end ? stream.end(chunk) : stream.write(chunk)));
+  });
+}
+
+describe('OIP gRPC: the HTTP/2 transport', () => {
+  const live = `/inference.GRPCInferenceService/ServerLive`;
+  let session: ClientHttp2Session;
+  beforeAll(() => {
+    session = connect(`http://127.0.0.1:${server.grpcPort}`);
+  });
+  afterAll(() => {
+    session.close();
+  });
+
+  it('answers an unknown method with UNIMPLEMENTED', async () => {
+    const a = await rawCall(session, { ':path': '/inference.GRPCInferenceService/Nope' }, (send) => send(frame(Buffer.alloc(0)), true));
+    expect(a.grpcStatus).toBe(String(GrpcStatus.UNIMPLEMENTED));
+    expect(a.grpcMessage).toContain('/inference.GRPCInferenceService/Nope');
+  });
+
+  it('refuses a compressed message with UNIMPLEMENTED, and a second message with INVALID_ARGUMENT', async () => {
+    const compressed = await rawCall(session, { ':path': live, 'grpc-encoding': 'gzip' }, (send) => send(frame(Buffer.from([1, 2, 3]), true), true));
+    expect(compressed.grpcStatus).toBe(String(GrpcStatus.UNIMPLEMENTED));
+    expect(compressed.grpcMessage).toContain('gzip');
+    const two = await rawCall(session, { ':path': live }, (send) => send(Buffer.concat([frame(Buffer.alloc(0)), frame(Buffer.alloc(0))]), true));
+    expect(two.grpcStatus).toBe(String(GrpcStatus.INVALID_ARGUMENT));
+  });
+
+  it('answers 415 to a request that is not gRPC', async () => {
+    const a = await rawCall(session, { ':path': live, 'content-type': 'application/json' }, (send) => send(Buffer.from('{}'), true));
+    expect(a.httpStatus).toBe(415);
+  });
+
+  it('ends a call whose grpc-timeout passes with DEADLINE_EXCEEDED', async () => {
+    // The deadline runs from the headers; the message comes after it has passed.
+    const a = await rawCall(session, { ':path': live, 'grpc-timeout': '20m' }, (send) => {
+      setTimeout(() => send(frame(Buffer.alloc(0)), true), 200);
+    });
+    expect(a.grpcStatus).toBe(String(GrpcStatus.DEADLINE_EXCEEDED));
+    // A far deadline (beyond what a timer holds) does not end the call either.
+    for (const far of ['10S', '99999999H']) {
+      const ok = await rawCall(session, { ':path': live, 'grpc-timeout': far }, (send) => {
+        setTimeout(() => send(frame(Buffer.alloc(0)), true), 50);
+      });
+      expect(ok.grpcStatus).toBe('0');
+    }
   });
 });
 

@@ -54,7 +54,7 @@ export const tuneApiPlugin: FastifyPluginAsync<TuneApiOptions> = async (app, { r
     const result = await tuneModel(resolved, grid);
     registry.setRuntimeOptions(name, result.best);
     const reloaded = await reload(name);
-    return { model: name, version: resolved.version, best: result.best, best_trial: result.bestTrial, trials: result.trials, reloaded };
+    return { model: name, version: resolved.version, best: result.best, best_trial: result.bestTrial, trials: result.trials, confirmations: result.confirmations, reloaded };
   });
 
   app.get('/models/:name/runtime-options', async (request) => {

@@ -7,7 +7,8 @@
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
+import { loadOrt } from './ort.js';
 import type { CompiledModelRuntimeOptions } from './service.js';
 
 /** One output of a run: what the batcher needs to slice it. */
@@ -36,8 +37,10 @@ function sessionOptions(options: CompiledModelRuntimeOptions): ort.InferenceSess
 
 /** Creates one instance of the model at `path` as the options say ('inline' or 'worker'). */
 export async function createExecutor(path: string, options: CompiledModelRuntimeOptions): Promise<SessionExecutor> {
+  // Loaded here even for a worker instance: the serving thread builds the tensors it sends.
+  const { InferenceSession } = await loadOrt();
   if (options.executor === 'worker') return WorkerExecutor.start(path, sessionOptions(options));
-  const session = await ort.InferenceSession.create(path, sessionOptions(options));
+  const session = await InferenceSession.create(path, sessionOptions(options));
   return {
     run: (feeds, fetches) => (fetches === undefined ? session.run(feeds) : session.run(feeds, [...fetches])),
     release: () => session.release(),
@@ -52,8 +55,9 @@ export async function createExecutor(path: string, options: CompiledModelRuntime
  * which is expected and ignored.
  */
 export async function initializeOnnxRuntime(): Promise<void> {
+  const { InferenceSession } = await loadOrt();
   try {
-    await ort.InferenceSession.create(new Uint8Array(0));
+    await InferenceSession.create(new Uint8Array(0));
   } catch {
     // "Model data pointer is null": the environment is up, which is all this call is for.
   }

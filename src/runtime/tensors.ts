@@ -3,8 +3,9 @@
  * concatenation and slicing along the batch dimension that the dynamic batcher needs. Numeric data
  * is passed to ONNX Runtime without copying; BYTES become ONNX `string` tensors (UTF-8).
  */
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { STORAGE_OF } from '../oip/types.js';
+import { loadedOrt } from './ort.js';
 import type { Datatype, NumericTensorData, Tensor, TensorData, TensorSpec } from '../oip/types.js';
 
 /** ONNX Runtime's tensor type name for each OIP datatype (BYTES is ONNX STRING). */
@@ -48,10 +49,10 @@ export function zeroInputs(inputs: readonly TensorSpec[], dynamicDimSize: number
 export function toOrtTensor(datatype: Datatype, data: TensorData, dims: readonly number[]): ort.Tensor {
   if (datatype === 'BYTES') {
     const strings = (data as Uint8Array[]).map((b) => utf8Decoder.decode(b));
-    return new ort.Tensor('string', strings, dims);
+    return new (loadedOrt().Tensor)('string', strings, dims);
   }
   // The Tensor constructor overloads are keyed by type name; the pairing is guaranteed by ORT_TYPE_OF.
-  return new ort.Tensor(ORT_TYPE_OF[datatype] as 'float32', data as Float32Array, dims);
+  return new (loadedOrt().Tensor)(ORT_TYPE_OF[datatype] as 'float32', data as Float32Array, dims);
 }
 
 /** Joins the storage of several tensors of one datatype along their first dimension (one copy). */

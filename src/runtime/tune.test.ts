@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { candidateOptions, pickBest, type TuneTrial } from './tune.js';
+import { candidateOptions, finalists, pickBest, poolTrials, type TuneTrial } from './tune.js';
 
 const trial = (name: number, concurrency: number, throughput: number, p99Ms: number, errors = 0): TuneTrial => ({
   options: { instances: name },
@@ -34,6 +34,24 @@ describe('pickBest', () => {
   it('has no answer when every trial failed', () => {
     expect(pickBest([trial(1, 8, 0, 0, 5)], 2)).toBeUndefined();
     expect(pickBest([], 2)).toBeUndefined();
+  });
+});
+
+describe('finalists and poolTrials', () => {
+  it('takes the best trial of each of the best distinct configurations, by the pick rule', () => {
+    const trials = [trial(1, 1, 100, 2), trial(1, 32, 900, 40), trial(2, 32, 1200, 100), trial(3, 32, 1000, 70), trial(4, 32, 950, 45)];
+    // Configuration 2 has the most throughput but a tail beyond 2x the best at c32; 1 appears once.
+    expect(finalists(trials, 2, 3).map((t) => [t.options.instances, t.throughput])).toEqual([
+      [3, 1000],
+      [4, 950],
+      [1, 900],
+    ]);
+    expect(finalists(trials, 2, 1)).toHaveLength(1);
+  });
+
+  it('pools repeated trials into the mean throughput and the worst tail', () => {
+    const pooled = poolTrials([trial(1, 8, 400, 10), trial(1, 8, 600, 14)]);
+    expect(pooled).toMatchObject({ concurrency: 8, throughput: 500, p99Ms: 14, requests: 200, errors: 0 });
   });
 });
 
