@@ -106,6 +106,8 @@ export class ReplicaSet {
   /** When the deployment last had no replica and a request came: the start of a cold start. */
   private coldSince: number | undefined;
   private closed = false;
+  /** The replicas' statistics as the last refresh summed them. */
+  private cachedStatistics: readonly ModelStatistics[] = [];
 
   constructor(
     deployment: Deployment,
@@ -214,8 +216,6 @@ export class ReplicaSet {
   statistics(): readonly ModelStatistics[] {
     return this.cachedStatistics;
   }
-
-  private cachedStatistics: readonly ModelStatistics[] = [];
 
   /** Asks every ready replica for its statistics and keeps their sum under the deployment's name. */
   async refreshStatistics(): Promise<void> {
