@@ -18,9 +18,10 @@
  * risk is over budget; a cost-driven change waits `minModeDwellMs` after the last one, an
  * SLO-driven change does not wait.
  *
- * In serverless mode it behaves as the `serverless` policy. In always-on mode it provisions for the
- * request rate × the service time at the utilization the SLO allows (src/autoscale/provision.ts),
- * never below one replica. The service time is the replica time per request, measured as busy CPU
+ * In serverless mode it behaves as the `serverless` policy, except that from zero it starts as many
+ * replicas as the bursts seen so far need ({@link fromZero}). In always-on mode it provisions for
+ * the request rate × the service time at the utilization the SLO allows
+ * (src/autoscale/provision.ts), never below one replica. The service time is the replica time per request, measured as busy CPU
  * over completions (queueing does not inflate it, as it would a latency) unless `serviceTimeMs`
  * is given.
  */
@@ -77,7 +78,8 @@ export interface ModeEstimate {
 
 /**
  * How long, in ms, requests that arrive during a cold start keep arriving late. The activator
- * buffers them and hands them out when the `replicas` started together are ready, so a request
+ * buffers them and hands them out when the `replicas` started together are ready (taken as ready
+ * together; a replica ready alone first gets the whole buffer, so this is a lower bound), so a request
  * arriving u ms into a start of `coldStartMs` is answered at coldStartMs + (burstRps·u / replicas
  * + 1)·serviceTimeMs, that is after coldStartMs + serviceTimeMs + u·(burstRps·serviceTimeMs /
  * replicas − 1). When the replicas keep up with the burst the first arrivals are the late ones
@@ -172,9 +174,9 @@ function alwaysOnParams(p: CompiledAutoPolicy, serviceTimeMs: number): Provision
  * Serverless mode scaling from zero: a request waits and nothing runs or starts. Bursts after an
  * idle gap came at `activeRps` so far, so as many replicas start as such a burst needs at the
  * always-on target utilization (one, as the serverless policy would, when its rate is unknown or
- * small): the requests that arrive while they start are spread over them instead of queueing
- * behind the first one ready, and a FaaS platform would likewise start one instance per
- * concurrent request.
+ * small): the buffer is handed to the replicas ready together and what arrives after is spread
+ * over all of them, instead of queueing behind one replica until the next tick asks for more. A
+ * FaaS platform likewise starts one instance per concurrent request.
  */
 function fromZero(p: CompiledAutoPolicy, step: PolicyStep<ServerlessState>, obs: ScalingObservation, stats: TrafficStats, serviceTimeMs: number): PolicyStep<ServerlessState> {
   if (obs.buffered === 0 || obs.readyReplicas + obs.startingReplicas > 0) return step;
