@@ -2,12 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { compilePolicy, POLICY_NAMES } from '../src/autoscale/index.js';
 import type { CompiledThresholdPolicy, PolicyName } from '../src/autoscale/index.js';
 import type { ServiceProfile } from '../src/simulator/index.js';
-import { chooseBatchCap, noDearerAtEqualAttainment, peakRps, policySpecs, queueAllowance, replicaCapacityRps, replicasAtPeak, verdicts } from './policies-plan.js';
+import { chooseBatchCap, latencyBySize, noDearerAtEqualAttainment, peakRps, policySpecs, queueAllowance, replicaCapacityRps, replicasAtPeak, verdicts } from './policies-plan.js';
 import type { Outcome } from './policies-plan.js';
 
 describe('chooseBatchCap', () => {
-  it('caps batches at the measured size with the best throughput (medians of the rounds)', () => {
-    // Batch 2 in 50 ms is 40 req/s, more than batch 1 (median 31 ms: 32 req/s) or batch 4 (120 ms: 33 req/s).
+  it('takes each size\'s fastest round, and shows the median beside it', () => {
+    const points = [30, 90, 31].map((latencyMs) => ({ batchSize: 1, latencyMs }));
+    expect(latencyBySize([...points, { batchSize: 2, latencyMs: 50 }])).toEqual([
+      { batchSize: 1, fastestMs: 30, medianMs: 31 },
+      { batchSize: 2, fastestMs: 50, medianMs: 50 },
+    ]);
+  });
+
+  it('caps batches at the smallest size within 10% of the best throughput', () => {
+    // Batch 2 in 50 ms is 40 req/s, 20% more than batch 1 (fastest 30 ms: 33 req/s); batch 4 (120 ms: 33 req/s) is less.
     const points = [
       { batchSize: 1, latencyMs: 30 },
       { batchSize: 1, latencyMs: 90 },
@@ -19,6 +27,8 @@ describe('chooseBatchCap', () => {
     // The recognizer on one thread: every larger batch costs more per line.
     const recognizer = [1, 2, 4, 8].map((batchSize, i) => ({ batchSize, latencyMs: [35.4, 72, 156.3, 315.2][i] as number }));
     expect(chooseBatchCap(recognizer)).toBe(1);
+    // Batch 4 in 137.6 ms (29.1 req/s) is 2% above batch 1 in 35.1 ms (28.5 req/s): noise, no batching.
+    expect(chooseBatchCap([{ batchSize: 1, latencyMs: 35.1 }, { batchSize: 4, latencyMs: 137.6 }])).toBe(1);
   });
 });
 

@@ -18,6 +18,7 @@ function workload(name: string, floorRatio: number, autoRatio: number, autoAttai
     meanUtilization: policy === 'fixed' ? floorRatio : 0.7,
     coldStarts: 3,
     failed: 0,
+    ...(policy === 'auto' ? { serverlessShare: 0.1, serverlessCostUsd: 0.2 } : {}),
     svg: `${name}-${policy}.svg`,
   }));
   const outcomes = Object.fromEntries(rows.map((r) => [r.policy, { costUsd: r.costUsd, sloAttainment: r.sloAttainment }])) as Parameters<typeof verdicts>[0];
@@ -48,7 +49,8 @@ const result: PoliciesResult = {
   serverlessPremium: 2.43,
   service: {
     model: 'recognizer',
-    batchLatencyMs: [{ batchSize: 1, latencyMs: 35.6 }],
+    batchLatencyMs: [{ batchSize: 1, fastestMs: 35.6, medianMs: 37 }],
+    rounds: 5,
     maxBatchSize: 1,
     serviceTimeMs: 35.6,
     capacityRps: 28.1,
@@ -93,8 +95,23 @@ describe('findings', () => {
     expect(notes.some((n) => n.startsWith('bursty:'))).toBe(false);
   });
 
+  it('says what auto\'s serverless time cost where it lost to hpa or kpa', () => {
+    // steady: auto $1.05 against hpa's and kpa's $1.
+    expect(findings(result)).toContain(
+      'steady: auto ran serverless 10.00% of the time, at $0.2000 of its $1.0500; a new deployment starts serverless and may switch only after a minute of traffic, which weighs more in a run of 3,600 s than in a longer one.',
+    );
+    expect(findings(result).some((n) => n.startsWith('ramp: auto ran serverless'))).toBe(false);
+  });
+
   it('names the workloads where only fixed provisioning meets the objective', () => {
     const onlyFixed = { ...result, workloads: [workload('spiky', 0.15, 0.45, 0.988)] };
     expect(findings(onlyFixed)).toContain('spiky: only fixed reaches 99.00%; the best that scales: auto, 98.80% at 0.450x.');
+  });
+
+  it('flags an attainment close enough to the objective to tip between runs', () => {
+    const tight = { ...result, workloads: [workload('above', 0.15, 0.45, 0.992), workload('below', 0.15, 0.45, 0.988), workload('calm', 0.15, 0.45, 0.999)] };
+    expect(findings(tight).find((n) => n.includes('can tip'))).toMatch(/objective on above \(99.20%\), below \(98.80%\):/);
+    const clear = { ...result, workloads: [workload('calm', 0.15, 0.45, 1)] };
+    expect(findings(clear).some((n) => n.includes('can tip'))).toBe(false);
   });
 });
