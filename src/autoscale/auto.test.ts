@@ -81,6 +81,14 @@ describe('auto: measurement and scale from zero', () => {
     expect(last?.decision.inputs['serviceTimeMs']).toBeCloseTo(50, 0);
   });
 
+  it('follows concurrency in always-on mode while no replica reports CPU', () => {
+    // 20 requests in the system / target 0.7 per replica → 29, capped at maxReplicas 10; with no service time the rate alone would say 1.
+    const noCpu = (): TickLoad => ({ arrivals: 20, concurrency: 20, latencyP50Ms: 1000 });
+    const ticks = runPolicy(compilePolicy({ policy: 'auto', initialMode: 'always-on', targetConcurrency: 0.7 }), noCpu, 30_000, { initialReplicas: 1 });
+    expect(ticks.every((t) => t.decision.desiredReplicas === 10 && t.decision.inputs['serviceTimeMs'] === 0)).toBe(true);
+    expect(ticks[0]?.decision.reason).toMatch(/service time not measured yet: 20 requests in the system/);
+  });
+
   it('provisions always-on mode from the request rate at the utilization the SLO allows', () => {
     // 100 req/s of 32.5 ms requests under a 2 s SLO: 3.25 replicas of work at 92.5% → 4, however many
     // requests queue (a concurrency target would chase the queue).

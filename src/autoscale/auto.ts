@@ -171,6 +171,17 @@ function alwaysOnParams(p: CompiledAutoPolicy, serviceTimeMs: number): Provision
 }
 
 /**
+ * Always-on mode before the service time is known (no replica has reported CPU over completed
+ * requests yet): the requests in the system per `targetConcurrency`, as Knative scales, so traffic
+ * is not provisioned as if it took no time.
+ */
+function untilMeasured(p: CompiledAutoPolicy, step: PolicyStep<ProvisionState>, obs: ScalingObservation): PolicyStep<ProvisionState> {
+  const byConcurrency = Math.ceil(obs.concurrency / p.targetConcurrency);
+  if (byConcurrency <= step.replicas) return step;
+  return { ...step, replicas: byConcurrency, reason: `service time not measured yet: ${shown(obs.concurrency)} requests in the system / target ${p.targetConcurrency} per replica needs ${byConcurrency}` };
+}
+
+/**
  * Serverless mode scaling from zero: a request waits and nothing runs or starts. Bursts after an
  * idle gap came at `activeRps` so far, so as many replicas start as such a burst needs at the
  * always-on target utilization (one, as the serverless policy would, when its rate is unknown or
@@ -193,9 +204,12 @@ function fromZero(p: CompiledAutoPolicy, step: PolicyStep<ServerlessState>, obs:
 /** One `auto` decision. */
 export function decideAuto(p: CompiledAutoPolicy, s: AutoState, obs: ScalingObservation): PolicyStep<AutoState> {
   const busy = measureBusy(s, obs);
-  // Until a request has completed there is nothing to measure: 0 ms (no work, serverless fees only).
-  const serviceTimeMs = p.serviceTimeMs ?? (busy.completions >= 1 ? busy.busyMs / busy.completions : 0);
-  const alwaysOn = decideProvision(alwaysOnParams(p, serviceTimeMs), s.alwaysOn, obs, serviceTimeMs);
+  const measured = p.serviceTimeMs ?? (busy.completions >= 1 ? busy.busyMs / busy.completions : undefined);
+  // Until a request has completed on replicas that report CPU there is nothing to measure: 0 ms
+  // (no work, serverless fees only), and always-on mode follows concurrency ({@link untilMeasured}).
+  const serviceTimeMs = measured ?? 0;
+  const provisioned = decideProvision(alwaysOnParams(p, serviceTimeMs), s.alwaysOn, obs, serviceTimeMs);
+  const alwaysOn = measured === undefined ? untilMeasured(p, provisioned, obs) : provisioned;
   const serverless = decideServerless(p, s.serverless, obs);
   // What always-on mode would be billed for: its count within the bounds decideScale applies, and at least one.
   const alwaysOnReplicas = Math.min(Math.max(alwaysOn.replicas, p.minReplicas, 1), p.maxReplicas);
