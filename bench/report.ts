@@ -140,12 +140,20 @@ export function renderServingSection(r: ServingResult): string {
 const BEGIN = '<!-- serving:begin (written by npm run bench:serving) -->';
 const END = '<!-- serving:end -->';
 
-/** docs/benchmarks.md with its serving section replaced (or added at the end). */
-export function withServingSection(doc: string, section: string): string {
-  const block = `${BEGIN}\n${section}\n${END}`;
-  const start = doc.indexOf(BEGIN);
-  const end = doc.indexOf(END);
-  if (start >= 0 && end > start) return doc.slice(0, start) + block + doc.slice(end + END.length);
+/**
+ * docs/benchmarks.md with the block between the `begin` and `end` markers replaced by `section`
+ * (added at the end when the markers are missing; the page is started when there is none).
+ */
+export function withMarkedSection(doc: string, begin: string, end: string, section: string): string {
+  const block = `${begin}\n${section}\n${end}`;
+  const start = doc.indexOf(begin);
+  const stop = doc.indexOf(end);
+  if (start >= 0 && stop > start) return doc.slice(0, start) + block + doc.slice(stop + end.length);
   const base = doc.trim() === '' ? '# Benchmarks\n\nPrograms under bench/; each run writes its section here.\n' : doc;
   return `${base.trimEnd()}\n\n${block}\n`;
+}
+
+/** docs/benchmarks.md with its serving section replaced (or added at the end). */
+export function withServingSection(doc: string, section: string): string {
+  return withMarkedSection(doc, BEGIN, END, section);
 }

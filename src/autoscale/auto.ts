@@ -3,30 +3,33 @@
  * cheaper without putting the latency SLO at risk, and changes its mind only when the traffic
  * pattern really changes.
  *
- * Every tick it estimates, from the traffic of the last `statsWindowMs` (src/autoscale/traffic.ts)
- * and the cost model (src/autoscale/cost.ts):
- * - always-on cost per hour: the replicas concurrency-based scaling keeps (at least one) × the
- *   replica-hour price;
+ * Both modes are decided every tick, so the mode switched to has warm windows, and what always-on
+ * mode would have held is known for every tick whichever mode ran. From the traffic of the last
+ * `statsWindowMs` (src/autoscale/traffic.ts) and the cost model (src/autoscale/cost.ts) it estimates:
+ * - always-on cost per hour: the replicas always-on mode held over the window × the replica-hour
+ *   price (the request rate does not depend on the mode, so neither does that count);
  * - serverless cost per hour: requests per hour × (request fee + service time × memory × GB-second
  *   price) — idle time is free, busy time is dear;
- * - serverless SLO risk: the share of requests a cold start pushes past `sloMs`. Each idle gap
- *   longer than the scale-to-zero grace ends in a cold start; a request arriving u ms into it is
- *   answered after coldStartMs − u + serviceTimeMs, so it misses the SLO while
- *   u < min(coldStartMs, coldStartMs + serviceTimeMs − sloMs), and requests arrive at the burst rate.
+ * - serverless SLO risk: the share of requests a cold start pushes past `sloMs`
+ *   ({@link coldStartLateMs}); each idle gap longer than the scale-to-zero grace ends in one.
  *
  * Hysteresis: serverless is chosen only when it is `switchMargin` cheaper and its risk is
  * `switchMargin` under budget, always-on again only when serverless is `switchMargin` dearer or its
  * risk is over budget; a cost-driven change waits `minModeDwellMs` after the last one, an
- * SLO-driven change does not wait. In serverless mode it behaves as the `serverless` policy; in
- * always-on mode as `kpa` (Knative's windows and panic mode) with scale to zero off. Both run every
- * tick, so the mode switched to has warm windows.
+ * SLO-driven change does not wait.
+ *
+ * In serverless mode it behaves as the `serverless` policy, except that from zero it starts as many
+ * replicas as the bursts seen so far need ({@link fromZero}). In always-on mode it provisions for
+ * the request rate × the service time at the utilization the SLO allows
+ * (src/autoscale/provision.ts), never below one replica. The service time is the replica time per request, measured as busy CPU
+ * over completions (queueing does not inflate it, as it would a latency) unless `serviceTimeMs`
+ * is given.
  */
 import { alwaysOnCostUsd, serverlessCostUsd } from './cost.js';
-import { decideKpa, kpaInitialState } from './kpa.js';
-import type { KpaParams, KpaState } from './kpa.js';
+import { decideProvision, provisionInitialState, replicasForWork, sloUtilization } from './provision.js';
+import type { ProvisionParams, ProvisionState } from './provision.js';
 import { decideServerless, serverlessInitialState } from './serverless.js';
 import type { ServerlessState } from './serverless.js';
-import { KPA_DEFAULTS } from './spec.js';
 import type { CompiledAutoPolicy } from './spec.js';
 import { shown } from './step.js';
 import type { PolicyStep } from './step.js';
@@ -42,9 +45,12 @@ export interface AutoState {
   /** When the current mode was chosen; null while it is still the initial guess. */
   readonly modeSinceMs: number | null;
   readonly traffic: readonly TrafficSample[];
-  /** Service time measured from latency (EWMA), ms; null before a clean measurement. */
-  readonly measuredServiceTimeMs: number | null;
-  readonly alwaysOn: KpaState;
+  /** Busy replica time and completions, each an exponentially weighted sum over recent ticks: their ratio is the service time. */
+  readonly busyMs: number;
+  readonly completions: number;
+  /** Ready replicas at the last tick: a tick is measured only when the same count was ready throughout. */
+  readonly lastReadyReplicas: number;
+  readonly alwaysOn: ProvisionState;
   readonly serverless: ServerlessState;
 }
 
@@ -55,8 +61,10 @@ export function autoInitialState(p: CompiledAutoPolicy): AutoState {
     mode: p.initialMode,
     modeSinceMs: null,
     traffic: [],
-    measuredServiceTimeMs: null,
-    alwaysOn: kpaInitialState(),
+    busyMs: 0,
+    completions: 0,
+    lastReadyReplicas: 0,
+    alwaysOn: provisionInitialState(),
     serverless: serverlessInitialState(),
   };
 }
@@ -68,12 +76,34 @@ export interface ModeEstimate {
   readonly coldStartMissShare: number;
 }
 
+/**
+ * How long, in ms, requests that arrive during a cold start keep arriving late. The activator
+ * buffers them and hands them out when the `replicas` started together are ready (taken as ready
+ * together; a replica ready alone first gets the whole buffer, so this is a lower bound), so a request
+ * arriving u ms into a start of `coldStartMs` is answered at coldStartMs + (burstRps·u / replicas
+ * + 1)·serviceTimeMs, that is after coldStartMs + serviceTimeMs + u·(burstRps·serviceTimeMs /
+ * replicas − 1). When the replicas keep up with the burst the first arrivals are the late ones
+ * (if any); when they do not, the backlog makes the last ones late.
+ */
+export function coldStartLateMs(coldStartMs: number, serviceTimeMs: number, sloMs: number, burstRps: number, replicas: number): number {
+  const growth = (burstRps * serviceTimeMs) / 1000 / replicas - 1;
+  const slackMs = sloMs - coldStartMs - serviceTimeMs;
+  if (growth <= 0) return slackMs >= 0 ? 0 : growth === 0 ? coldStartMs : Math.min(coldStartMs, slackMs / growth);
+  return Math.max(0, coldStartMs - Math.max(0, slackMs / growth));
+}
+
+/** Replicas serverless mode starts from zero for a burst at `burstRps` (at least one; see {@link fromZero}). */
+function burstReplicas(p: CompiledAutoPolicy, burstRps: number, serviceTimeMs: number): number {
+  return replicasForWork((burstRps * serviceTimeMs) / 1000, alwaysOnParams(p, serviceTimeMs).targetUtilization);
+}
+
 /** Estimates both modes for traffic `stats` and a request service time (see the module comment). */
 export function estimateModes(p: CompiledAutoPolicy, stats: TrafficStats, serviceTimeMs: number): ModeEstimate {
   const resources = { vcpu: p.replicaVcpu, memoryGb: p.replicaMemoryGb };
   const requestsPerHour = stats.meanRps * 3600;
-  const lateWindowMs = Math.min(p.coldStartMs, p.coldStartMs + serviceTimeMs - p.sloMs);
-  const missesPerColdStart = lateWindowMs > 0 ? 1 + (stats.activeRps * lateWindowMs) / 1000 : 0;
+  const lateMs = coldStartLateMs(p.coldStartMs, serviceTimeMs, p.sloMs, stats.activeRps, burstReplicas(p, stats.activeRps, serviceTimeMs));
+  const firstLate = p.coldStartMs + serviceTimeMs > p.sloMs ? 1 : 0;
+  const missesPerColdStart = firstLate + (stats.activeRps * lateMs) / 1000;
   return {
     alwaysOnUsdPerHour: alwaysOnCostUsd(p, resources, stats.meanAlwaysOnReplicas * 3600),
     serverlessUsdPerHour: serverlessCostUsd(p, resources, requestsPerHour, (requestsPerHour * serviceTimeMs) / 1000),
@@ -107,38 +137,90 @@ export function chooseServingMode(
   return { mode: 'always-on', why: `${costs}; ${risk}` };
 }
 
-/** Weight of a new latency sample in the service-time estimate (an EWMA over roughly 10 ticks). */
-const SERVICE_TIME_EWMA = 0.1;
+/** Share of the busy time and completions sums that each tick keeps (a memory of roughly 20 ticks). */
+const SERVICE_TIME_DECAY = 0.95;
 
 /**
- * Service time estimate: the median latency of ticks where nothing waited for a replica (no
- * activator buffer, no replica starting), so queueing behind a cold start does not count as work.
+ * Service time measurement: busy replica time (mean CPU utilization × ready replicas × tick) and
+ * completions, summed with exponential decay; their ratio is the replica time per request, and
+ * time spent queueing, which a latency would include, does not count as work. Summing before
+ * dividing keeps a tick with few completions from weighing as much as a full one. A tick counts
+ * only when the same replicas were ready throughout it (none starting, as many ready as the tick
+ * before): utilization is measured over the time a replica was ready, so one that became ready
+ * within the tick would count as busy for all of it.
  */
-function measureServiceTime(previous: number | null, obs: ScalingObservation): number | null {
-  const clean = obs.completions > 0 && obs.buffered === 0 && obs.startingReplicas === 0 && Number.isFinite(obs.latencyP50Ms);
-  if (!clean) return previous;
-  return previous === null ? obs.latencyP50Ms : previous + SERVICE_TIME_EWMA * (obs.latencyP50Ms - previous);
+function measureBusy(s: AutoState, obs: ScalingObservation): { busyMs: number; completions: number; lastReadyReplicas: number } {
+  const lastReadyReplicas = obs.readyReplicas;
+  const steady = obs.readyReplicas > 0 && obs.readyReplicas === s.lastReadyReplicas && obs.startingReplicas === 0;
+  if (!steady || !(obs.cpuUtilization > 0)) return { busyMs: s.busyMs, completions: s.completions, lastReadyReplicas };
+  return {
+    busyMs: s.busyMs * SERVICE_TIME_DECAY + obs.cpuUtilization * obs.readyReplicas * obs.intervalMs,
+    completions: s.completions * SERVICE_TIME_DECAY + obs.completions,
+    lastReadyReplicas,
+  };
 }
 
-/** The Knative parameters always-on mode runs with: `targetConcurrency` per replica, no scale to zero. */
-function alwaysOnParams(p: CompiledAutoPolicy): KpaParams {
-  return { ...KPA_DEFAULTS, containerConcurrency: p.targetConcurrency, targetUtilization: 1, enableScaleToZero: false };
+/** The provisioning parameters always-on mode runs with: the utilization the SLO allows unless one is given. */
+function alwaysOnParams(p: CompiledAutoPolicy, serviceTimeMs: number): ProvisionParams {
+  return {
+    targetUtilization: p.targetUtilization ?? sloUtilization(p.sloMs, serviceTimeMs),
+    sloMs: p.sloMs,
+    stableWindowMs: p.stableWindowMs,
+    burstWindowMs: p.burstWindowMs,
+  };
+}
+
+/**
+ * Always-on mode before the service time is known (no replica has reported CPU over completed
+ * requests yet): the requests in the system per `targetConcurrency`, as Knative scales, so traffic
+ * is not provisioned as if it took no time.
+ */
+function untilMeasured(p: CompiledAutoPolicy, step: PolicyStep<ProvisionState>, obs: ScalingObservation): PolicyStep<ProvisionState> {
+  const byConcurrency = Math.ceil(obs.concurrency / p.targetConcurrency);
+  if (byConcurrency <= step.replicas) return step;
+  return { ...step, replicas: byConcurrency, reason: `service time not measured yet: ${shown(obs.concurrency)} requests in the system / target ${p.targetConcurrency} per replica needs ${byConcurrency}` };
+}
+
+/**
+ * Serverless mode scaling from zero: a request waits and nothing runs or starts. Bursts after an
+ * idle gap came at `activeRps` so far, so as many replicas start as such a burst needs at the
+ * always-on target utilization (one, as the serverless policy would, when its rate is unknown or
+ * small): the buffer is handed to the replicas ready together and what arrives after is spread
+ * over all of them, instead of queueing behind one replica until the next tick asks for more. A
+ * FaaS platform likewise starts one instance per concurrent request.
+ */
+function fromZero(p: CompiledAutoPolicy, step: PolicyStep<ServerlessState>, obs: ScalingObservation, stats: TrafficStats, serviceTimeMs: number): PolicyStep<ServerlessState> {
+  if (obs.buffered === 0 || obs.readyReplicas + obs.startingReplicas > 0) return step;
+  const burst = burstReplicas(p, stats.activeRps, serviceTimeMs);
+  if (burst <= step.replicas) return step;
+  return {
+    ...step,
+    replicas: burst,
+    reason: `${obs.buffered} requests wait with no replica: start ${burst}, what a burst at ${shown(stats.activeRps)} req/s needs`,
+    inputs: { ...step.inputs, burstReplicas: burst },
+  };
 }
 
 /** One `auto` decision. */
 export function decideAuto(p: CompiledAutoPolicy, s: AutoState, obs: ScalingObservation): PolicyStep<AutoState> {
-  const traffic = pushSample(s.traffic, { endMs: obs.nowMs, spanMs: obs.intervalMs, arrivals: obs.arrivals, concurrency: obs.concurrency }, p.statsWindowMs);
-  const measuredServiceTimeMs = measureServiceTime(s.measuredServiceTimeMs, obs);
-  const serviceTimeMs = p.serviceTimeMs ?? measuredServiceTimeMs ?? 0;
-  const stats = trafficStats(traffic, p.scaleToZeroGraceMs, p.targetConcurrency);
+  const busy = measureBusy(s, obs);
+  const measured = p.serviceTimeMs ?? (busy.completions >= 1 ? busy.busyMs / busy.completions : undefined);
+  // Until a request has completed on replicas that report CPU there is nothing to measure: 0 ms
+  // (no work, serverless fees only), and always-on mode follows concurrency ({@link untilMeasured}).
+  const serviceTimeMs = measured ?? 0;
+  const provisioned = decideProvision(alwaysOnParams(p, serviceTimeMs), s.alwaysOn, obs, serviceTimeMs);
+  const alwaysOn = measured === undefined ? untilMeasured(p, provisioned, obs) : provisioned;
+  const serverless = decideServerless(p, s.serverless, obs);
+  // What always-on mode would be billed for: its count within the bounds decideScale applies, and at least one.
+  const alwaysOnReplicas = Math.min(Math.max(alwaysOn.replicas, p.minReplicas, 1), p.maxReplicas);
+  const sample = { endMs: obs.nowMs, spanMs: obs.intervalMs, arrivals: obs.arrivals, alwaysOnReplicas };
+  const traffic = pushSample(s.traffic, sample, p.statsWindowMs);
+  const stats = trafficStats(traffic, p.scaleToZeroGraceMs);
   const estimate = estimateModes(p, stats, serviceTimeMs);
   const heldMs = s.modeSinceMs === null ? Number.POSITIVE_INFINITY : obs.nowMs - s.modeSinceMs;
   const choice = chooseServingMode(p, s.mode, heldMs, stats.observedMs, estimate);
   const switched = choice.mode !== s.mode;
-
-  const alwaysOn = decideKpa(alwaysOnParams(p), s.alwaysOn, obs);
-  const serverless = decideServerless(p, s.serverless, obs);
-  const step = choice.mode === 'always-on' ? alwaysOn : serverless;
+  const step = choice.mode === 'always-on' ? alwaysOn : fromZero(p, serverless, obs, stats, serviceTimeMs);
   return {
     replicas: step.replicas,
     mode: choice.mode,
@@ -163,7 +245,7 @@ export function decideAuto(p: CompiledAutoPolicy, s: AutoState, obs: ScalingObse
       mode: choice.mode,
       modeSinceMs: switched ? obs.nowMs : s.modeSinceMs,
       traffic,
-      measuredServiceTimeMs,
+      ...busy,
       alwaysOn: alwaysOn.state,
       serverless: serverless.state,
     },

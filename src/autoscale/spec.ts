@@ -157,8 +157,14 @@ const autoSchema = z.strictObject({
   sloMs: durationMs(1, L.maxWindowMs).default(1000),
   /** Expected scale-from-zero time until a measured one is given: twice the 250 ms p50 Continuum aims at for a small model. */
   coldStartMs: durationMs(0, L.maxWindowMs).default(500),
-  /** Execution time of one request; when absent it is measured from observed latency. */
+  /** Replica time one request takes (its execution time / executors per replica); when absent it is measured from busy CPU. */
   serviceTimeMs: z.number().positive().max(L.maxWindowMs).optional(),
+  /** Always-on mode: utilization replicas are provisioned at; when absent, the highest whose M/M/1 p99 meets sloMs (src/autoscale/provision.ts). */
+  targetUtilization: z.number().gt(0).max(1).optional(),
+  /** Always-on mode: its mean rate is provisioned at the target utilization and its highest need holds the count (Knative's stable window). */
+  stableWindowMs: durationMs(1000, L.maxWindowMs).default(60_000),
+  /** Always-on mode: its mean rate is provisioned at full utilization, catching a rise the stable window is slow to see (Knative's panic window). */
+  burstWindowMs: durationMs(1000, L.maxWindowMs).default(6000),
   /** Share of requests cold starts may push past the SLO: half the 1% budget of a 99% SLO. */
   coldStartMissBudget: ratio.default(0.005),
   /** Window the traffic statistics are computed over. */
@@ -347,5 +353,6 @@ export function describePolicy(p: CompiledPolicy): Record<string, number | strin
     if (value !== undefined) out[key] = value;
   }
   if (p.policy === 'auto' && p.serviceTimeMs === undefined) out['serviceTimeMs'] = 'measured';
+  if (p.policy === 'auto' && p.targetUtilization === undefined) out['targetUtilization'] = 'from sloMs';
   return out;
 }

@@ -8,8 +8,8 @@ export interface TrafficSample {
   readonly endMs: number;
   readonly spanMs: number;
   readonly arrivals: number;
-  /** Mean requests in the system over the tick. */
-  readonly concurrency: number;
+  /** Replicas always-on mode provisioned for the tick (whichever mode ran): what always-on would have cost. */
+  readonly alwaysOnReplicas: number;
 }
 
 /** What a window of traffic looks like. */
@@ -26,7 +26,7 @@ export interface TrafficStats {
   readonly longGaps: number;
   /** Coefficient of variation of the per-tick request rate (0 for perfectly even traffic; burstiness). */
   readonly rateCv: number;
-  /** Replicas an always-on deployment needs on average: mean over ticks of max(1, ceil(concurrency / target)). */
+  /** Replicas an always-on deployment held on average (time-weighted mean of the samples' `alwaysOnReplicas`). */
   readonly meanAlwaysOnReplicas: number;
 }
 
@@ -35,7 +35,7 @@ export interface TrafficStats {
  * `gapMs` the serverless idle grace, a gap at least that long is one where serverless mode scaled
  * to zero, so the arrival that ends it waits for a cold start.
  */
-export function trafficStats(samples: readonly TrafficSample[], gapMs: number, targetConcurrency: number): TrafficStats {
+export function trafficStats(samples: readonly TrafficSample[], gapMs: number): TrafficStats {
   let observedMs = 0;
   let arrivals = 0;
   let idleMs = 0;
@@ -47,7 +47,7 @@ export function trafficStats(samples: readonly TrafficSample[], gapMs: number, t
   for (const s of samples) {
     observedMs += s.spanMs;
     arrivals += s.arrivals;
-    replicaMs += Math.max(1, Math.ceil(s.concurrency / targetConcurrency)) * s.spanMs;
+    replicaMs += s.alwaysOnReplicas * s.spanMs;
     const rate = s.spanMs > 0 ? (s.arrivals * 1000) / s.spanMs : 0;
     rateSum += rate;
     rateSquares += rate * rate;

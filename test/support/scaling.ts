@@ -32,6 +32,11 @@ export interface TickLoad {
   readonly concurrency?: number;
   readonly latencyP50Ms?: number;
   readonly cpuUtilization?: number;
+  /**
+   * Replica time each request of the tick takes, ms: when given (and `cpuUtilization` is not), the
+   * ready replicas' CPU utilization is arrivals × serviceTimeMs / (tick × replicas), at most 1.
+   */
+  readonly serviceTimeMs?: number;
 }
 
 /** One tick of a closed-loop run. */
@@ -72,7 +77,7 @@ export function runPolicy(
       arrivals,
       completions: replicas === 0 ? 0 : arrivals,
       latencyP50Ms: l.latencyP50Ms ?? Number.NaN,
-      cpuUtilization: l.cpuUtilization ?? 0,
+      cpuUtilization: l.cpuUtilization ?? (l.serviceTimeMs === undefined || replicas === 0 ? 0 : Math.min(1, (arrivals * l.serviceTimeMs) / (intervalMs * replicas))),
       lastArrivalMs,
     });
     const out = decideScale(p, state, obs);
