@@ -19,6 +19,7 @@ export { isBatchable } from './validate.js';
 export {
   tuneModel,
   pickBest,
+  poolTrials,
   candidateOptions,
   measureClosedLoop,
   type ClosedLoopMeasurement,
