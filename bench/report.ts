@@ -87,22 +87,27 @@ function rowsTable(rows: readonly Row[]): string {
   return lines.join('\n');
 }
 
-function targetsTable(targets: readonly TargetCheck[]): string {
+/** A markdown table of targets: measured value, bound, verdict and what the value is computed from. */
+export function targetsTable(targets: readonly TargetCheck[]): string {
   const lines = ['| target | measured | bound | verdict | from |', '|---|--:|--:|---|---|'];
   for (const t of targets) lines.push(`| ${t.name} | ${f(t.value)} ${t.unit} | ${t.direction} ${t.bound} ${t.unit} | **${t.verdict}** | ${t.basis} |`);
   return lines.join('\n');
 }
 
+/** The line of a section that says what machine and software a run measured on. */
+export function machineLine(m: MachineInfo): string {
+  return `Machine: ${m.cpus} cores (${m.cpuModel}), ${f(m.memoryGiB, 1)} GiB memory, ${m.os}; Node ${m.node}, onnxruntime-node ${m.onnxruntimeNode}${m.torch === undefined ? '' : `, torch ${m.torch}`}; load average ${f(m.loadAverageAtStart)} at start.`;
+}
+
 /** The "Serving" section of docs/benchmarks.md for a run. */
 export function renderServingSection(r: ServingResult): string {
-  const m = r.machine;
   const models = [...new Set(r.rows.map((row) => row.model))];
   const parts = [
     '## Serving',
     '',
     `Run: \`${r.command}\` on ${r.date.slice(0, 10)} (commit ${r.commit}${r.quick ? ', quick smoke run: short windows, numbers are rough' : ''}).`,
     '',
-    `Machine: ${m.cpus} cores (${m.cpuModel}), ${f(m.memoryGiB, 1)} GiB memory, ${m.os}; Node ${m.node}, onnxruntime-node ${m.onnxruntimeNode}${m.torch === undefined ? '' : `, torch ${m.torch}`}; load average ${f(m.loadAverageAtStart)} at start.`,
+    machineLine(r.machine),
     '',
     "Method (perf_analyzer's): a closed loop of c concurrent clients in a separate load-generator process " +
       '(undici Pool, one connection per client and one request in flight on each, for HTTP; one @grpc/grpc-js channel for gRPC), ' +
@@ -141,10 +146,18 @@ const END = '<!-- serving:end -->';
 
 /** docs/benchmarks.md with its serving section replaced (or added at the end). */
 export function withServingSection(doc: string, section: string): string {
-  const block = `${BEGIN}\n${section}\n${END}`;
-  const start = doc.indexOf(BEGIN);
-  const end = doc.indexOf(END);
-  if (start >= 0 && end > start) return doc.slice(0, start) + block + doc.slice(end + END.length);
+  return withMarkedSection(doc, BEGIN, END, section);
+}
+
+/**
+ * docs/benchmarks.md with the section between the `begin` and `end` markers replaced by `section`,
+ * or added at the end with its markers when it is not there yet; the rest of the page is kept.
+ */
+export function withMarkedSection(doc: string, begin: string, end: string, section: string): string {
+  const block = `${begin}\n${section}\n${end}`;
+  const start = doc.indexOf(begin);
+  const stop = doc.indexOf(end);
+  if (start >= 0 && stop > start) return doc.slice(0, start) + block + doc.slice(stop + end.length);
   const base = doc.trim() === '' ? '# Benchmarks\n\nPrograms under bench/; each run writes its section here.\n' : doc;
   return `${base.trimEnd()}\n\n${block}\n`;
 }
