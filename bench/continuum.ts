@@ -146,3 +146,24 @@ export interface TuneRequest {
 export async function tuneModel(server: ContinuumServer, name: string, request: TuneRequest): Promise<TuneAnswer> {
   return (await call('POST', `${server.origin}/api/v1/models/${name}/tune`, JSON.stringify(request))) as TuneAnswer;
 }
+
+/**
+ * Creates deployment `name` of `model` (`POST /api/v1/deployments`) with `policy`, and resolves
+ * with its replicas' process ids once `replicas` of them are ready.
+ */
+export async function deployModel(server: ContinuumServer, name: string, model: string, policy: Readonly<Record<string, unknown>>, replicas: number, timeoutMs = 60_000): Promise<number[]> {
+  await call('POST', `${server.origin}/api/v1/deployments`, JSON.stringify({ name, model, policy }));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pids = await readyReplicaPids(server, name);
+    if (pids.length >= replicas) return pids;
+    if (Date.now() > deadline) throw new Error(`deployment ${name}: ${pids.length} of ${replicas} replicas ready after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Process ids of a deployment's ready replicas (`GET /api/v1/deployments/{name}`). */
+export async function readyReplicaPids(server: ContinuumServer, name: string): Promise<number[]> {
+  const status = (await call('GET', `${server.origin}/api/v1/deployments/${name}`)) as { replicas: { pid: number; phase: string }[] };
+  return status.replicas.filter((r) => r.phase === 'ready').map((r) => r.pid);
+}

@@ -87,22 +87,27 @@ function rowsTable(rows: readonly Row[]): string {
   return lines.join('\n');
 }
 
-function targetsTable(targets: readonly TargetCheck[]): string {
+/** A markdown table of targets: measured value, bound, verdict and what the value is computed from. */
+export function targetsTable(targets: readonly TargetCheck[]): string {
   const lines = ['| target | measured | bound | verdict | from |', '|---|--:|--:|---|---|'];
   for (const t of targets) lines.push(`| ${t.name} | ${f(t.value)} ${t.unit} | ${t.direction} ${t.bound} ${t.unit} | **${t.verdict}** | ${t.basis} |`);
   return lines.join('\n');
 }
 
+/** The line of a section that says what machine and software a run measured on. */
+export function machineLine(m: MachineInfo): string {
+  return `Machine: ${m.cpus} cores (${m.cpuModel}), ${f(m.memoryGiB, 1)} GiB memory, ${m.os}; Node ${m.node}, onnxruntime-node ${m.onnxruntimeNode}${m.torch === undefined ? '' : `, torch ${m.torch}`}; load average ${f(m.loadAverageAtStart)} at start.`;
+}
+
 /** The "Serving" section of docs/benchmarks.md for a run. */
 export function renderServingSection(r: ServingResult): string {
-  const m = r.machine;
   const models = [...new Set(r.rows.map((row) => row.model))];
   const parts = [
     '## Serving',
     '',
     `Run: \`${r.command}\` on ${r.date.slice(0, 10)} (commit ${r.commit}${r.quick ? ', quick smoke run: short windows, numbers are rough' : ''}).`,
     '',
-    `Machine: ${m.cpus} cores (${m.cpuModel}), ${f(m.memoryGiB, 1)} GiB memory, ${m.os}; Node ${m.node}, onnxruntime-node ${m.onnxruntimeNode}${m.torch === undefined ? '' : `, torch ${m.torch}`}; load average ${f(m.loadAverageAtStart)} at start.`,
+    machineLine(r.machine),
     '',
     "Method (perf_analyzer's): a closed loop of c concurrent clients in a separate load-generator process " +
       '(undici Pool, one connection per client and one request in flight on each, for HTTP; for gRPC, ModelInfer requests encoded once ' +

@@ -14,13 +14,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { availableParallelism, loadavg, release, tmpdir, totalmem, type } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ModelStatistics } from '../src/oip/types.js';
 import { modelStats, OIP_PROTO_PATH, prepareContinuum, pushModel, ROOT, startContinuum, timeLoads, tuneModel, unloadModel } from './continuum.js';
 import type { ContinuumServer } from './continuum.js';
-import type { LoadgenConfig, LoadgenLine } from './loadgen.js';
+import { driveLoadgen } from './drive.js';
+import type { LoadgenConfig } from './loadgen.js';
 import { checkTarget, median, PERF_ANALYZER_STABILITY, probeDistance, serverSplit, summarize } from './method.js';
 import type { Probe, ServerSplit, TargetCheck, Window } from './method.js';
 import { mlpWeightsFromOnnx, ocrRecognizer, writeMlp } from './models.js';
@@ -28,7 +29,8 @@ import type { BenchModel } from './models.js';
 import { freePort, ProcessSet, treeRssMb, waitForHttp } from './processes.js';
 import type { BenchProcess } from './processes.js';
 import { renderServingSection, withServingSection } from './report.js';
-import type { MachineInfo, Row, ServingResult } from './report.js';
+import type { Row, ServingResult } from './report.js';
+import { gitCommit, machineInfo, resultStamp } from './run-info.js';
 import type { TargetSpec } from './targets.js';
 
 type ModelKey = 'mlp' | 'ocr';
@@ -92,7 +94,6 @@ interface Context {
   readonly reference: Map<string, Probe>;
 }
 
-const LOADGEN = join(ROOT, 'bench', 'loadgen.ts');
 const TSX = import.meta.resolve('tsx');
 
 function input(model: BenchModel): { name: string; shape: number[]; seed: number } {
@@ -133,22 +134,17 @@ function continuumSystems(server: ContinuumServer, id: string, label: string): S
   ];
 }
 
-/** What one load-generator run gave. */
-interface LoadgenRun {
-  readonly windows: Window[];
+/** What one load-generator run gave, with the server's split and peak memory when it is Continuum. */
+interface ServingRun {
   readonly probe: Probe | undefined;
   readonly sessionCreateMs: readonly number[] | undefined;
+  readonly windows: Window[];
   readonly server: ServerSplit | undefined;
   readonly peakRssMb: number | undefined;
 }
 
 /** Runs the load generator once; reads statistics at the warm-up's end and at every window's end. */
-async function runLoadgen(ctx: Context, config: LoadgenConfig, continuum: ContinuumServer | undefined, modelName: string, timing: Timing): Promise<LoadgenRun> {
-  const proc = ctx.processes.start('load generator', process.execPath, ['--import', TSX, LOADGEN, JSON.stringify(config)]);
-  const windows: Window[] = [];
-  const snapshots: ModelStatistics[] = [];
-  let probe: Probe | undefined;
-  let sessionCreateMs: readonly number[] | undefined;
+async function runLoadgen(ctx: Context, config: LoadgenConfig, continuum: ContinuumServer | undefined, modelName: string): Promise<ServingRun> {
   let peakRssMb: number | undefined;
   const sampler =
     continuum === undefined
@@ -157,37 +153,17 @@ async function runLoadgen(ctx: Context, config: LoadgenConfig, continuum: Contin
           peakRssMb = Math.max(peakRssMb ?? 0, treeRssMb(continuum.process.pid));
           // Once a second: memory moves slowly, and the scan of /proc competes with the server.
         }, 1000);
-  const limitMs = 90_000 + timing.maxMeasureMs;
-  const watchdog = setTimeout(() => void ctx.processes.end(proc), limitMs);
   try {
-    await proc.onLines(async (text) => {
-      const line = JSON.parse(text) as LoadgenLine;
-      if (line.type === 'ready') {
-        probe = line.probe;
-        sessionCreateMs = line.sessionCreateMs;
-      } else if (line.type === 'warm' || line.type === 'window') {
-        if (line.type === 'window') {
-          windows.push({ durationMs: line.durationMs, completed: line.completed, errors: line.errors, latenciesUs: line.latenciesUs });
-          if (line.firstError !== undefined) ctx.failures.push(`${modelName} c${config.concurrency}: ${line.errors} errors, first: ${line.firstError}`);
-        }
-        if (continuum !== undefined) snapshots.push(await modelStats(continuum, modelName));
-      }
-    });
-    const code = await proc.exited;
-    if (code !== 0) throw new Error(`load generator exited with ${code}: ${proc.stderrTail()}`);
+    const run = await driveLoadgen(ctx.processes, config, continuum === undefined ? undefined : () => modelStats(continuum, modelName));
+    for (const e of run.errors) ctx.failures.push(`${modelName} c${config.concurrency}: ${e}`);
+    return { ...run, server: run.kept === undefined ? undefined : serverSplit(run.kept.before, run.kept.after), peakRssMb };
   } finally {
-    clearTimeout(watchdog);
     if (sampler !== undefined) clearInterval(sampler);
-    await ctx.processes.end(proc);
   }
-  const kept = Math.min(windows.length, PERF_ANALYZER_STABILITY.windows);
-  const before = snapshots[windows.length - kept];
-  const after = snapshots[windows.length];
-  return { windows, probe, sessionCreateMs, server: before !== undefined && after !== undefined ? serverSplit(before, after) : undefined, peakRssMb };
 }
 
 /** Measures one system at one concurrency and records the row. */
-async function measure(ctx: Context, modelKey: ModelKey, model: BenchModel, system: System, concurrency: number, timing: Timing, sessionCreateRepeats = 0): Promise<LoadgenRun | undefined> {
+async function measure(ctx: Context, modelKey: ModelKey, model: BenchModel, system: System, concurrency: number, timing: Timing, sessionCreateRepeats = 0): Promise<ServingRun | undefined> {
   const target = system.target(model);
   const label = `${model.name} ${system.label} ${target.protocol} c${concurrency}`;
   const config: LoadgenConfig = {
@@ -202,9 +178,9 @@ async function measure(ctx: Context, modelKey: ModelKey, model: BenchModel, syst
     probe: system.probe,
     sessionCreateRepeats,
   };
-  let run: LoadgenRun;
+  let run: ServingRun;
   try {
-    run = await runLoadgen(ctx, config, system.continuum, model.name, timing);
+    run = await runLoadgen(ctx, config, system.continuum, model.name);
   } catch (err) {
     ctx.failures.push(`${label}: ${err instanceof Error ? err.message : String(err)}`);
     process.stdout.write(`  ${label}: FAILED\n`);
@@ -253,31 +229,6 @@ function pythonPeerAvailable(): string | undefined {
     return execFileSync('/usr/bin/python3', ['-c', 'import fastapi, uvicorn, torch; print(torch.__version__)'], { stdio: 'pipe' }).toString('utf8').trim();
   } catch {
     return undefined;
-  }
-}
-
-function machineInfo(torch: string | undefined): MachineInfo {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  const ort = JSON.parse(readFileSync(join(ROOT, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')) as { version: string };
-  return {
-    cpus: availableParallelism(),
-    cpuModel: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown',
-    memoryGiB: totalmem() / 1024 ** 3,
-    node: process.versions.node,
-    onnxruntimeNode: ort.version,
-    torch,
-    os: `${type()} ${release()}`,
-    loadAverageAtStart: loadavg()[0] ?? Number.NaN,
-  };
-}
-
-function gitCommit(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: 'pipe' }).toString('utf8').trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench'], { cwd: ROOT, stdio: 'pipe' }).toString('utf8').trim() !== '';
-    return dirty ? `${head} + uncommitted changes` : head;
-  } catch {
-    return 'unknown';
   }
 }
 
@@ -457,10 +408,6 @@ function evaluateTargets(result: Omit<ServingResult, 'targets' | 'ioCeilingShare
   return { targets, ioCeilingShare: ratio(json?.itemsPerSecond, bare?.itemsPerSecond) };
 }
 
-function stamp(d: Date): string {
-  return d.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
   if (values.only !== undefined && values.only !== 'mlp' && values.only !== 'ocr') throw new Error('--only takes mlp or ocr');
@@ -530,7 +477,7 @@ async function main(): Promise<void> {
     // A smoke run's numbers are rough: they stay out of the repository.
     const resultsDir = quick ? tmpdir() : join(ROOT, 'bench', 'results');
     mkdirSync(resultsDir, { recursive: true });
-    const resultPath = join(resultsDir, `serving-${stamp(started)}${quick ? '-quick' : ''}.json`);
+    const resultPath = join(resultsDir, `serving-${resultStamp(started)}${quick ? '-quick' : ''}.json`);
     writeFileSync(resultPath, `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write('\nTargets:\n');
     for (const t of targets) process.stdout.write(`  ${t.verdict.padEnd(7)} ${t.name}: ${Number.isNaN(t.value) ? '–' : t.value.toFixed(3)} ${t.unit} (${t.direction} ${t.bound}; ${t.basis})\n`);

@@ -324,20 +324,9 @@ export class ReplicaSet {
     return response;
   }
 
-  /** The ready replica with the fewest requests in flight, preferring the current generation. */
+  /** The replica for the next request (see {@link chooseReplica}). */
   private pick(): Member | undefined {
-    let best: Member | undefined;
-    const current = this.generation;
-    for (const m of this.members) {
-      if (m.phase !== 'ready') continue;
-      if (best === undefined) {
-        best = m;
-        continue;
-      }
-      const preferred = (m.generation === current ? 0 : 1) - (best.generation === current ? 0 : 1);
-      if (preferred < 0 || (preferred === 0 && m.replica.inFlight < best.replica.inFlight)) best = m;
-    }
-    return best;
+    return chooseReplica(this.members, this.generation);
   }
 
   /** A request found no replica: scale from zero now rather than at the next tick (Knative's activator poke). */
@@ -459,6 +448,32 @@ export class ReplicaSet {
     });
     this.reconcile();
   }
+}
+
+/** What routing reads of a replica set's member. */
+export interface RoutingCandidate {
+  readonly phase: ReplicaPhase;
+  readonly generation: number;
+  readonly replica: { readonly inFlight: number };
+}
+
+/**
+ * Least outstanding requests (Envoy's and Knative's rule): the ready member with the fewest
+ * requests in flight, members of the current `generation` first (an older generation serves only
+ * while the new one is not ready). One pass over the members, which are a handful.
+ */
+export function chooseReplica<M extends RoutingCandidate>(members: Iterable<M>, generation: number): M | undefined {
+  let best: M | undefined;
+  for (const m of members) {
+    if (m.phase !== 'ready') continue;
+    if (best === undefined) {
+      best = m;
+      continue;
+    }
+    const preferred = (m.generation === generation ? 0 : 1) - (best.generation === generation ? 0 : 1);
+    if (preferred < 0 || (preferred === 0 && m.replica.inFlight < best.replica.inFlight)) best = m;
+  }
+  return best;
 }
 
 /** Whether two revisions run the same thing (model version and runtime), so replicas can stay. */

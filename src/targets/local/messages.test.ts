@@ -2,15 +2,33 @@ import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ContinuumError } from '../../errors.js';
 import type { Datatype, InferRequest, TensorData } from '../../oip/types.js';
-import { FrameKind, FrameReader, FrameWriter, MAX_FRAME_BYTES } from './frames.js';
+import { FrameKind, FrameReader, FrameWriter, jsonHeader, MAX_FRAME_BYTES } from './frames.js';
 import type { Frame } from './frames.js';
 import { decodeFailure, decodeInferRequest, decodeInferResponse, encodeFailure, encodeInferRequest, encodeInferResponse, parseParentMessage } from './messages.js';
 
-/** The bytes a FrameWriter sends, captured (cork and uncork are what a socket does with them). */
-function capture(): { writer: FrameWriter; bytes: () => Buffer } {
+/** The bytes a FrameWriter sends, captured once it has flushed (cork and uncork are what a socket does with them). */
+function capture(): { writer: FrameWriter; bytes: () => Promise<Buffer>; writes: () => number } {
   const chunks: Buffer[] = [];
-  const socket = { destroyed: false, cork: () => undefined, uncork: () => undefined, write: (b: Uint8Array) => chunks.push(Buffer.from(b)) };
-  return { writer: new FrameWriter(socket as unknown as Socket, 'turn'), bytes: () => Buffer.concat(chunks) };
+  let writes = 0;
+  let corked = false;
+  const socket = {
+    destroyed: false,
+    cork: () => (corked = true),
+    uncork: () => {
+      corked = false;
+      writes += 1;
+    },
+    write: (b: Uint8Array) => {
+      chunks.push(Buffer.from(b));
+      if (!corked) writes += 1;
+    },
+  };
+  return {
+    writer: new FrameWriter(socket as unknown as Socket, 'turn'),
+    // The writer sends at the end of the turn.
+    bytes: () => new Promise((resolve) => setImmediate(() => resolve(Buffer.concat(chunks)))),
+    writes: () => writes,
+  };
 }
 
 function readAll(bytes: Buffer, splitAt: readonly number[] = []): Frame[] {
@@ -53,12 +71,16 @@ describe('replica channel messages', () => {
     ),
   };
 
-  it('carries every datatype, ids, parameters and the deadline exactly, however the bytes are split', () => {
-    const { writer, bytes } = capture();
+  it('carries every datatype, ids, parameters and the deadline exactly, however the bytes are split', async () => {
+    const { writer, bytes, writes } = capture();
     const encoded = encodeInferRequest(request, 1_700_000_000_123);
     writer.write(FrameKind.Infer, 42, encoded.header, encoded.payload);
-    writer.write(FrameKind.Control, 0, { op: 'ping' });
-    const all = bytes();
+    writer.writeJson(FrameKind.Control, 0, { op: 'ping' });
+    const all = await bytes();
+    // Both frames left in one write, each a multiple of 8 bytes long.
+    expect(writes()).toBe(1);
+    expect(all.readUInt32LE(0) % 8).toBe(0);
+    expect(all.length % 8).toBe(0);
     for (const splits of [[], [1], [5, 13], [all.length - 3], Array.from({ length: all.length - 1 }, (_, i) => i + 1)]) {
       const frames = readAll(all, splits);
       expect(frames.map((f) => [f.kind, f.id])).toEqual([
@@ -73,16 +95,19 @@ describe('replica channel messages', () => {
       expect(decoded.outputs).toEqual([{ name: 'out_3', parameters: { binary_data: true } }]);
       expect(decoded.inputs.map((t) => [t.name, t.datatype, t.shape, t.parameters])).toEqual(request.inputs.map((t) => [t.name, t.datatype, t.shape, t.parameters]));
       decoded.inputs.forEach((t, i) => expect(plain(t.data)).toEqual(plain((request.inputs[i] as { data: TensorData }).data)));
-      expect(parseParentMessage(frames[1]?.header)).toEqual({ op: 'ping' });
+      expect(parseParentMessage(jsonHeader(frames[1] as Frame))).toEqual({ op: 'ping' });
+      // Tensors are viewed where they were read, not copied (each starts 8-aligned).
+      if (splits.length === 0) for (const t of decoded.inputs) if (!Array.isArray(t.data)) expect((t.data as Uint8Array).buffer).toBe(first.payload.buffer);
     }
   });
 
-  it('sends large payloads without copying them into the frame and reads them back whole', () => {
+  it('sends large payloads without copying them into the frame and reads them back whole', async () => {
     const { writer, bytes } = capture();
     const data = Float32Array.from({ length: 3 * 48 * 320 }, (_, i) => i / 7);
     const encoded = encodeInferResponse({ model_name: 'm', model_version: '1', outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 3, 48, 320], data }] });
     writer.write(FrameKind.Result, 9, encoded.header, encoded.payload);
-    const all = bytes();
+    expect(encoded.payload[0]?.buffer).toBe(data.buffer);
+    const all = await bytes();
     const [frame] = readAll(all, [100, 70_000, 140_000]) as [Frame];
     const response = decodeInferResponse(frame.header, frame.payload, 'm', '1');
     expect(response).toMatchObject({ model_name: 'm', model_version: '1' });
@@ -100,15 +125,22 @@ describe('replica channel messages', () => {
     expect(encodeFailure(new TypeError('boom')).c).toBe('CONTINUUM_ERR_INTERNAL');
   });
 
-  it('refuses malformed streams and tensors instead of trusting them', () => {
+  it('refuses malformed streams and tensors instead of trusting them', async () => {
     const length = Buffer.alloc(4);
-    length.writeUInt32LE(MAX_FRAME_BYTES + 1);
+    length.writeUInt32LE(MAX_FRAME_BYTES + 8);
     expect(() => readAll(length)).toThrow(/malformed frame/);
     const { writer, bytes } = capture();
-    writer.write(FrameKind.Infer, 1, { i: [['x', 'FP32', [1, 4], 16]] }, [new Uint8Array(8)]);
-    const [frame] = readAll(bytes()) as [Frame];
+    const four: InferRequest = { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: new Float32Array(4) }] };
+    const encoded = encodeInferRequest(four, undefined);
+    // The header says 16 bytes, the payload holds 8.
+    writer.write(FrameKind.Infer, 1, encoded.header, [new Uint8Array(8)]);
+    const [frame] = readAll(await bytes()) as [Frame];
     expect(() => decodeInferRequest(frame.header, frame.payload)).toThrow(ContinuumError);
-    expect(() => decodeInferRequest({ i: [['x', 'FLOAT', [1], 4]] }, Buffer.alloc(4))).toThrow(/datatype/);
+    // A datatype code no datatype has (the first tensor's starts after deadline, extras length and count).
+    const badType = Buffer.from(encoded.header);
+    badType[14] = 200;
+    expect(() => decodeInferRequest(badType, Buffer.alloc(16))).toThrow(/datatype/);
+    expect(() => decodeInferRequest(Buffer.from(encoded.header).subarray(0, 20), Buffer.alloc(16))).toThrow(/header ends/);
     expect(() => parseParentMessage({ op: 'load', spec: { deployment: 'd' } })).toThrow(/control message/);
   });
 });

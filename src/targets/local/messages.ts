@@ -1,39 +1,46 @@
 /**
  * What travels in the frames of the gateway→replica channel (see frames.ts): inference requests
- * and responses as a small JSON header plus raw tensor bytes (the OIP raw tensor layout, decoded
+ * and responses as a small binary header plus raw tensor bytes (the OIP raw tensor layout, decoded
  * with the gateway's checks), errors as their stable code and message, and the control messages
- * of a replica's life (load, ready, ping, statistics, drain).
+ * of a replica's life (load, ready, ping, statistics, drain) as JSON.
+ *
+ * The header of an Infer or Result frame (little-endian):
+ *
+ * ```
+ * f64     deadline, ms since epoch (NaN: none; Result frames: NaN)
+ * u32     length of the extras, then the extras: UTF-8 JSON of what is rare (request id, request
+ *         parameters, requested outputs, tensor parameters), absent when there are none
+ * u16     tensor count, then per tensor:
+ *   u8    datatype (index in DATATYPES)
+ *   u8    rank
+ *   u16   name length
+ *   u32   byte length in the payload
+ *   f64   each dimension
+ *   ...   name, UTF-8
+ * ```
+ *
+ * In the payload each tensor starts at a multiple of 8 bytes, so it can be viewed in place. A
+ * binary header costs neither JSON.stringify nor JSON.parse per request, on either side.
  */
 import { z } from 'zod';
 import { ContinuumError, ERROR_KINDS, toContinuumError } from '../../errors.js';
 import type { ErrorCode } from '../../errors.js';
 import { dataToRaw, rawToData } from '../../gateway/tensor-codec.js';
-import { isDatatype } from '../../oip/types.js';
-import type { InferRequest, InferResponse, ModelStatistics, Parameters, RequestedOutput, Tensor } from '../../oip/types.js';
+import { DATATYPES, isDatatype } from '../../oip/types.js';
+import type { Datatype, InferRequest, InferResponse, ModelStatistics, Parameters, RequestedOutput, Tensor } from '../../oip/types.js';
 import type { ReplicaSpec } from '../types.js';
+import { align8, ZEROS } from './frames.js';
 
-/** A tensor in a header: name, datatype, shape, bytes in the payload, parameters (when any). */
-type TensorEntry = readonly [name: string, datatype: string, shape: readonly number[], byteLength: number, parameters?: Parameters];
-
-/** Header of an Infer frame. */
-interface InferHeader {
-  /** Inputs. */
-  readonly i: readonly TensorEntry[];
+/** The rare parts of a request or response, carried as JSON in the header's extras. */
+interface Extras {
   /** Requested outputs (absent: every output). */
   readonly o?: readonly RequestedOutput[];
-  /** Request parameters. */
+  /** Request or response parameters. */
   readonly p?: Parameters;
   /** The client's request id, echoed in the response. */
   readonly r?: string;
-  /** Absolute deadline, ms since epoch. */
-  readonly d?: number;
-}
-
-/** Header of a Result frame. */
-interface ResultHeader {
-  readonly o: readonly TensorEntry[];
-  readonly r?: string;
-  readonly p?: Parameters;
+  /** Tensor parameters, by the tensor's index. */
+  readonly t?: Readonly<Record<string, Parameters>>;
 }
 
 /** Header of a Failure frame. */
@@ -44,100 +51,202 @@ interface FailureHeader {
   readonly a?: number;
 }
 
-/** A message encoded for a frame: its JSON header and payload bytes. */
+/** A message encoded for a frame: its header and payload bytes. */
 export interface EncodedMessage {
-  readonly header: unknown;
+  readonly header: Uint8Array;
   readonly payload: readonly Uint8Array[];
 }
+
+/** Bytes of a tensor's fixed part in the header: datatype, rank, name length, byte length. */
+const TENSOR_FIXED_BYTES = 8;
+/** The largest rank a header carries (u8); ONNX Runtime's limit is far lower in practice. */
+const MAX_RANK = 255;
+/** The longest tensor name a header carries (u16), in UTF-8 bytes. */
+const MAX_NAME_BYTES = 0xffff;
+/** The most tensors a header carries (u16). */
+const MAX_TENSORS = 0xffff;
+
+const DATATYPE_CODES: ReadonlyMap<string, number> = new Map(DATATYPES.map((d, i) => [d, i]));
 
 const malformed = (what: string): ContinuumError =>
   new ContinuumError('CONTINUUM_ERR_INTERNAL', `malformed message on the replica channel: ${what}`);
 
-function encodeTensors(tensors: readonly Tensor[]): { entries: TensorEntry[]; payload: Uint8Array[] } {
-  const entries: TensorEntry[] = [];
-  const payload: Uint8Array[] = [];
-  for (const t of tensors) {
-    const bytes = dataToRaw(t.datatype, t.data);
-    entries.push(t.parameters === undefined ? [t.name, t.datatype, t.shape, bytes.byteLength] : [t.name, t.datatype, t.shape, bytes.byteLength, t.parameters]);
-    payload.push(bytes);
+/** Encodes tensors and the extras into a header, and lays out the payload (each tensor 8-aligned). */
+function encodeMessage(tensors: readonly Tensor[], extras: Extras, deadlineMs: number | undefined): EncodedMessage {
+  if (tensors.length > MAX_TENSORS) throw malformed(`${tensors.length} tensors`);
+  const raws: Buffer[] = [];
+  let tensorParams: Record<string, Parameters> | undefined;
+  let size = 8 + 4 + 2;
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i] as Tensor;
+    const nameBytes = Buffer.byteLength(t.name);
+    if (t.shape.length > MAX_RANK || nameBytes > MAX_NAME_BYTES) throw malformed(`rank or name length of '${t.name.slice(0, 64)}'`);
+    raws.push(dataToRaw(t.datatype, t.data));
+    size += TENSOR_FIXED_BYTES + 8 * t.shape.length + nameBytes;
+    if (t.parameters !== undefined) (tensorParams ??= {})[i] = t.parameters;
   }
-  return { entries, payload };
+  const all: Extras = tensorParams === undefined ? extras : { ...extras, t: tensorParams };
+  const json = all.o === undefined && all.p === undefined && all.r === undefined && all.t === undefined ? '' : JSON.stringify(all);
+  const jsonBytes = Buffer.byteLength(json);
+  size += jsonBytes;
+  const header = Buffer.allocUnsafe(size);
+  let at = header.writeDoubleLE(deadlineMs ?? Number.NaN, 0);
+  at = header.writeUInt32LE(jsonBytes, at);
+  at += header.write(json, at, 'utf8');
+  at = header.writeUInt16LE(tensors.length, at);
+  const payload: Uint8Array[] = [];
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i] as Tensor;
+    const raw = raws[i] as Buffer;
+    at = header.writeUInt8(DATATYPE_CODES.get(t.datatype) as number, at);
+    at = header.writeUInt8(t.shape.length, at);
+    const nameAt = at;
+    at = header.writeUInt32LE(raw.byteLength, at + 2);
+    for (const d of t.shape) at = header.writeDoubleLE(d, at);
+    const nameBytes = header.write(t.name, at, 'utf8');
+    header.writeUInt16LE(nameBytes, nameAt);
+    at += nameBytes;
+    payload.push(raw);
+    const pad = align8(raw.byteLength) - raw.byteLength;
+    if (pad > 0) payload.push(ZEROS.subarray(0, pad));
+  }
+  return { header, payload };
+}
+
+/** Reads a header's fields in order; every read past its end is a malformed message. */
+class HeaderCursor {
+  private at = 0;
+
+  constructor(private readonly bytes: Buffer) {}
+
+  private take(n: number, what: string): number {
+    const at = this.at;
+    if (at + n > this.bytes.length) throw malformed(`header ends inside ${what}`);
+    this.at = at + n;
+    return at;
+  }
+
+  u8(what: string): number {
+    return this.bytes.readUInt8(this.take(1, what));
+  }
+
+  u16(what: string): number {
+    return this.bytes.readUInt16LE(this.take(2, what));
+  }
+
+  u32(what: string): number {
+    return this.bytes.readUInt32LE(this.take(4, what));
+  }
+
+  f64(what: string): number {
+    return this.bytes.readDoubleLE(this.take(8, what));
+  }
+
+  utf8(n: number, what: string): string {
+    const at = this.take(n, what);
+    return this.bytes.toString('utf8', at, at + n);
+  }
+
+  get done(): boolean {
+    return this.at === this.bytes.length;
+  }
+}
+
+/** What a header decodes to before its tensors are rebuilt. */
+interface DecodedHeader {
+  readonly deadlineMs: number | undefined;
+  readonly extras: Extras;
+  readonly tensors: Tensor[];
+}
+
+function readExtras(json: string): Extras {
+  if (json === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw malformed('extras');
+  }
+  if (typeof value !== 'object' || value === null) throw malformed('extras');
+  const e = value as Partial<Record<keyof Extras, unknown>>;
+  if (e.o !== undefined && (!Array.isArray(e.o) || !e.o.every((o) => typeof o === 'object' && o !== null && typeof (o as RequestedOutput).name === 'string'))) {
+    throw malformed('requested outputs');
+  }
+  if (e.r !== undefined && typeof e.r !== 'string') throw malformed('request id');
+  for (const k of ['p', 't'] as const) if (e[k] !== undefined && (typeof e[k] !== 'object' || e[k] === null)) throw malformed('parameters');
+  return e as Extras;
 }
 
 /**
- * Rebuilds tensors from header entries and the payload. Both ends are Continuum, but a frame is
+ * Rebuilds a header and its tensors from the payload. Both ends are Continuum, but a frame is
  * still checked before it is trusted: datatypes, shapes and byte counts must agree (rawToData).
  */
-function decodeTensors(entries: unknown, payload: Buffer): Tensor[] {
-  if (!Array.isArray(entries)) throw malformed('tensor list');
+function decodeMessage(header: Buffer, payload: Buffer): DecodedHeader {
+  const c = new HeaderCursor(header);
+  const deadline = c.f64('the deadline');
+  const extras = readExtras(c.utf8(c.u32('the extras length'), 'the extras'));
+  const count = c.u16('the tensor count');
   const tensors: Tensor[] = [];
   let offset = 0;
-  for (const entry of entries as unknown[]) {
-    if (!Array.isArray(entry)) throw malformed('tensor entry');
-    const [name, datatype, shape, byteLength, parameters] = entry as unknown[];
-    if (typeof name !== 'string' || typeof datatype !== 'string' || !isDatatype(datatype)) throw malformed('tensor name or datatype');
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) throw malformed(`shape of '${name}'`);
-    if (!Number.isSafeInteger(byteLength) || (byteLength as number) < 0 || offset + (byteLength as number) > payload.length) {
-      throw malformed(`byte length of '${name}'`);
+  for (let i = 0; i < count; i++) {
+    const datatype = DATATYPES[c.u8('a datatype')] as Datatype | undefined;
+    if (datatype === undefined) throw malformed('tensor datatype');
+    const rank = c.u8('a rank');
+    const nameBytes = c.u16('a name length');
+    const byteLength = c.u32('a byte length');
+    const shape: number[] = [];
+    let elements = 1;
+    for (let k = 0; k < rank; k++) {
+      const d = c.f64('a shape');
+      if (!Number.isSafeInteger(d) || d < 0) throw malformed('tensor shape');
+      shape.push(d);
+      elements *= d;
     }
-    const dims = shape as number[];
-    const params = parameters === undefined ? undefined : (parameters as Parameters);
-    const bytes = payload.subarray(offset, offset + (byteLength as number));
-    offset += byteLength as number;
-    const data = rawToData({ name, datatype, shape: dims, elements: dims.reduce((a, b) => a * b, 1), parameters: params }, bytes);
-    tensors.push(params === undefined ? { name, datatype, shape: dims, data } : { name, datatype, shape: dims, data, parameters: params });
+    const name = c.utf8(nameBytes, 'a name');
+    if (offset + byteLength > payload.length) throw malformed(`byte length of '${name}'`);
+    const parameters = extras.t?.[i];
+    const data = rawToData({ name, datatype, shape, elements, parameters }, payload.subarray(offset, offset + byteLength));
+    offset += align8(byteLength);
+    tensors.push(parameters === undefined ? { name, datatype, shape, data } : { name, datatype, shape, data, parameters });
   }
+  if (!c.done) throw malformed(`${header.length} header bytes hold more than ${count} tensors`);
   if (offset !== payload.length) throw malformed(`${payload.length - offset} bytes left after the tensors`);
-  return tensors;
+  return { deadlineMs: Number.isNaN(deadline) ? undefined : deadline, extras, tensors };
 }
 
 /** Encodes an inference request (parent side); `deadlineMs` is absolute (Date.now() clock). */
 export function encodeInferRequest(request: InferRequest, deadlineMs: number | undefined): EncodedMessage {
-  const { entries, payload } = encodeTensors(request.inputs);
-  const header: { -readonly [K in keyof InferHeader]: InferHeader[K] } = { i: entries };
-  if (request.outputs !== undefined) header.o = request.outputs;
-  if (request.parameters !== undefined) header.p = request.parameters;
-  if (request.id !== undefined) header.r = request.id;
-  if (deadlineMs !== undefined) header.d = deadlineMs;
-  return { header, payload };
+  const extras: { -readonly [K in keyof Extras]: Extras[K] } = {};
+  if (request.outputs !== undefined) extras.o = request.outputs;
+  if (request.parameters !== undefined) extras.p = request.parameters;
+  if (request.id !== undefined) extras.r = request.id;
+  return encodeMessage(request.inputs, extras, deadlineMs);
 }
 
 /** Decodes an inference request (replica side); throws a ContinuumError on a malformed frame. */
-export function decodeInferRequest(header: unknown, payload: Buffer): { request: InferRequest; deadlineMs: number | undefined } {
-  if (typeof header !== 'object' || header === null) throw malformed('request header');
-  const h = header as Partial<Record<keyof InferHeader, unknown>>;
-  const request: { -readonly [K in keyof InferRequest]: InferRequest[K] } = { inputs: decodeTensors(h.i, payload) };
-  if (h.o !== undefined) {
-    if (!Array.isArray(h.o) || !h.o.every((o) => typeof o === 'object' && o !== null && typeof (o as RequestedOutput).name === 'string')) {
-      throw malformed('requested outputs');
-    }
-    request.outputs = h.o as RequestedOutput[];
-  }
-  if (h.p !== undefined) request.parameters = h.p as Parameters;
-  if (typeof h.r === 'string') request.id = h.r;
-  return { request, deadlineMs: typeof h.d === 'number' ? h.d : undefined };
+export function decodeInferRequest(header: Buffer, payload: Buffer): { request: InferRequest; deadlineMs: number | undefined } {
+  const { deadlineMs, extras, tensors } = decodeMessage(header, payload);
+  const request: { -readonly [K in keyof InferRequest]: InferRequest[K] } = { inputs: tensors };
+  if (extras.o !== undefined) request.outputs = extras.o;
+  if (extras.p !== undefined) request.parameters = extras.p;
+  if (extras.r !== undefined) request.id = extras.r;
+  return { request, deadlineMs };
 }
 
 /** Encodes an inference response (replica side); the parent knows the model name and version. */
 export function encodeInferResponse(response: InferResponse): EncodedMessage {
-  const { entries, payload } = encodeTensors(response.outputs);
-  const header: { -readonly [K in keyof ResultHeader]: ResultHeader[K] } = { o: entries };
-  if (response.id !== undefined) header.r = response.id;
-  if (response.parameters !== undefined) header.p = response.parameters;
-  return { header, payload };
+  const extras: { -readonly [K in keyof Extras]: Extras[K] } = {};
+  if (response.id !== undefined) extras.r = response.id;
+  if (response.parameters !== undefined) extras.p = response.parameters;
+  return encodeMessage(response.outputs, extras, undefined);
 }
 
 /** Decodes an inference response (parent side) of the model version the replica runs. */
-export function decodeInferResponse(header: unknown, payload: Buffer, modelName: string, modelVersion: string): InferResponse {
-  if (typeof header !== 'object' || header === null) throw malformed('response header');
-  const h = header as Partial<Record<keyof ResultHeader, unknown>>;
-  const response: { -readonly [K in keyof InferResponse]: InferResponse[K] } = {
-    model_name: modelName,
-    model_version: modelVersion,
-    outputs: decodeTensors(h.o, payload),
-  };
-  if (typeof h.r === 'string') response.id = h.r;
-  if (h.p !== undefined) response.parameters = h.p as Parameters;
+export function decodeInferResponse(header: Buffer, payload: Buffer, modelName: string, modelVersion: string): InferResponse {
+  const { extras, tensors } = decodeMessage(header, payload);
+  const response: { -readonly [K in keyof InferResponse]: InferResponse[K] } = { model_name: modelName, model_version: modelVersion, outputs: tensors };
+  if (extras.r !== undefined) response.id = extras.r;
+  if (extras.p !== undefined) response.parameters = extras.p;
   return response;
 }
 

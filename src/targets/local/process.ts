@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { FrameKind, FrameReader, FrameWriter } from './frames.js';
+import { FrameKind, FrameReader, FrameWriter, jsonHeader } from './frames.js';
 import type { Frame } from './frames.js';
 import { parseReplicaMessage } from './messages.js';
 
@@ -73,13 +73,14 @@ export class ReplicaProcess {
     let onImported: (times: ImportedTimes) => void = () => undefined;
     this.whenImported = new Promise((resolve) => (onImported = resolve));
     const reader = new FrameReader((frame) => {
-      if (frame.kind === FrameKind.Control && (frame.header as { op?: unknown } | undefined)?.op === 'imported') {
-        const message = parseReplicaMessage(frame.header);
+      if (this.imported === undefined && frame.kind === FrameKind.Control) {
+        // The first control frame of every replica is `imported`; it is the process's own business.
+        const message = parseReplicaMessage(jsonHeader(frame));
         if (message.op === 'imported') {
           this.imported = { mainStartEpochMs: message.mainStartEpochMs, importedEpochMs: message.importedEpochMs };
           onImported(this.imported);
+          return;
         }
-        return;
       }
       this.handlers?.onFrame(frame);
     });
@@ -136,8 +137,13 @@ export class ReplicaProcess {
   }
 
   /** Queues a frame to the replica. */
-  send(kind: FrameKind, id: number, header: unknown, payload?: readonly Uint8Array[]): void {
+  send(kind: FrameKind, id: number, header: Uint8Array, payload?: readonly Uint8Array[]): void {
     this.writer.write(kind, id, header, payload);
+  }
+
+  /** Queues a control frame (JSON header) to the replica. */
+  sendJson(kind: FrameKind, id: number, message: unknown): void {
+    this.writer.writeJson(kind, id, message);
   }
 
   /** Keeps the parent's event loop alive while the replica owes it answers. */

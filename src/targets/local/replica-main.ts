@@ -48,8 +48,8 @@ try {
   const { createReplicaHandler, prepareRuntime } = await import('./replica-server.js');
   await prepareRuntime();
   const imported: ReplicaMessage = { op: 'imported', mainStartEpochMs, importedEpochMs: epochMs() };
-  writer.write(FrameKind.Control, 0, imported);
-  handler = createReplicaHandler(socket, writer);
+  writer.writeJson(FrameKind.Control, 0, imported);
+  handler = createReplicaHandler(writer);
   for (const frame of early.splice(0)) handler(frame);
 } catch (err) {
   fail('starting failed', err);

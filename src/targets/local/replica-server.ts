@@ -4,12 +4,11 @@
  * after the process has booted, so that importing the runtime and ONNX Runtime is a phase of its
  * own (and done ahead of time by spare processes of the warm pool).
  */
-import type { Socket } from 'node:net';
 import { ContinuumError, toContinuumError } from '../../errors.js';
 import { initializeOnnxRuntime, Runtime } from '../../runtime/index.js';
 import type { ModelSource, ResolvedModelVersion } from '../../runtime/index.js';
 import type { ReplicaSpec } from '../types.js';
-import { FrameKind } from './frames.js';
+import { FrameKind, jsonHeader } from './frames.js';
 import type { Frame, FrameWriter } from './frames.js';
 import { decodeInferRequest, encodeFailure, encodeInferResponse, parseParentMessage } from './messages.js';
 import type { ReplicaMessage } from './messages.js';
@@ -35,12 +34,12 @@ function singleModelSource(model: ResolvedModelVersion): ModelSource {
  * The handler of the frames the parent sends: load the model, run requests, answer pings and
  * statistics, drain and exit. Throws on a frame that is not part of the protocol.
  */
-export function createReplicaHandler(socket: Socket, writer: FrameWriter): (frame: Frame) => void {
+export function createReplicaHandler(writer: FrameWriter): (frame: Frame) => void {
   let runtime: Runtime | undefined;
   let model: ResolvedModelVersion | undefined;
-  const control = (id: number, message: ReplicaMessage): void => writer.write(FrameKind.Control, id, message);
+  const control = (id: number, message: ReplicaMessage): void => writer.writeJson(FrameKind.Control, id, message);
   const exit = (code: number): void => {
-    socket.end(() => process.exit(code));
+    writer.end(() => process.exit(code));
     // A parent that stopped reading must not keep this process alive.
     setTimeout(() => process.exit(code), 1000).unref();
   };
@@ -64,14 +63,14 @@ export function createReplicaHandler(socket: Socket, writer: FrameWriter): (fram
 
   const infer = (frame: Frame): void => {
     if (runtime === undefined || model === undefined) {
-      writer.write(FrameKind.Failure, frame.id, encodeFailure(new ContinuumError('CONTINUUM_ERR_MODEL_NOT_READY', 'the replica has no model loaded yet')));
+      writer.writeJson(FrameKind.Failure, frame.id, encodeFailure(new ContinuumError('CONTINUUM_ERR_MODEL_NOT_READY', 'the replica has no model loaded yet')));
       return;
     }
     let decoded: ReturnType<typeof decodeInferRequest>;
     try {
       decoded = decodeInferRequest(frame.header, frame.payload);
     } catch (err) {
-      writer.write(FrameKind.Failure, frame.id, encodeFailure(err));
+      writer.writeJson(FrameKind.Failure, frame.id, encodeFailure(err));
       return;
     }
     const options = decoded.deadlineMs === undefined ? undefined : { deadlineMs: decoded.deadlineMs };
@@ -80,7 +79,7 @@ export function createReplicaHandler(socket: Socket, writer: FrameWriter): (fram
         const { header, payload } = encodeInferResponse(response);
         writer.write(FrameKind.Result, frame.id, header, payload);
       },
-      (err: unknown) => writer.write(FrameKind.Failure, frame.id, encodeFailure(err)),
+      (err: unknown) => writer.writeJson(FrameKind.Failure, frame.id, encodeFailure(err)),
     );
   };
 
@@ -90,7 +89,7 @@ export function createReplicaHandler(socket: Socket, writer: FrameWriter): (fram
       return;
     }
     if (frame.kind !== FrameKind.Control) throw new Error(`unexpected frame kind ${frame.kind} from the parent`);
-    const message = parseParentMessage(frame.header);
+    const message = parseParentMessage(jsonHeader(frame));
     switch (message.op) {
       case 'load':
         void load(message.spec);
@@ -102,7 +101,7 @@ export function createReplicaHandler(socket: Socket, writer: FrameWriter): (fram
       }
       case 'statistics': {
         const stats = model === undefined ? undefined : runtime?.statistics(model.name)[0];
-        if (stats === undefined) writer.write(FrameKind.Failure, frame.id, encodeFailure(new ContinuumError('CONTINUUM_ERR_MODEL_NOT_READY', 'the replica has no model loaded yet')));
+        if (stats === undefined) writer.writeJson(FrameKind.Failure, frame.id, encodeFailure(new ContinuumError('CONTINUUM_ERR_MODEL_NOT_READY', 'the replica has no model loaded yet')));
         else control(frame.id, { op: 'statistics', statistics: stats });
         return;
       }

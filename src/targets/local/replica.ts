@@ -9,7 +9,7 @@ import { ContinuumError, toContinuumError } from '../../errors.js';
 import type { InferRequest, InferResponse, ModelStatistics } from '../../oip/types.js';
 import type { InferOptions } from '../../runtime/index.js';
 import type { Replica, ReplicaExit, ReplicaSpec, ReplicaStartupTimings, ReplicaState, ReplicaUsage } from '../types.js';
-import { FrameKind } from './frames.js';
+import { FrameKind, jsonHeader } from './frames.js';
 import type { Frame } from './frames.js';
 import { decodeFailure, decodeInferResponse, encodeInferRequest, parseReplicaMessage } from './messages.js';
 import type { ParentMessage } from './messages.js';
@@ -143,7 +143,7 @@ export class LocalReplica implements Replica {
         inference: false,
         expiresAtMs: Date.now() + this.setup.options.unresponsiveAfterMs,
         settle: (frame) => {
-          const message = parseReplicaMessage(frame.header);
+          const message = parseReplicaMessage(jsonHeader(frame));
           if (message.op !== 'statistics') throw new Error(`expected statistics, got ${message.op}`);
           resolve(message.statistics);
         },
@@ -189,7 +189,7 @@ export class LocalReplica implements Replica {
     const loadSentEpochMs = epochMs();
     this.host.ref();
     const message: ParentMessage = { op: 'load', spec: this.spec };
-    this.host.send(FrameKind.Control, 0, message);
+    this.host.sendJson(FrameKind.Control, 0, message);
     const { startTimeoutMs } = this.setup.options;
     const timer = setTimeout(() => {
       this.fail(
@@ -256,14 +256,14 @@ export class LocalReplica implements Replica {
   private onFrame(frame: Frame): void {
     this.lastAnswerMs = Date.now();
     if (frame.kind === FrameKind.Control && frame.id === 0) {
-      this.onControl(frame.header);
+      this.onControl(jsonHeader(frame));
       return;
     }
     const call = this.calls.get(frame.id);
     if (call === undefined) return; // Answered after the parent gave up on it.
     this.forget(frame.id, call);
     if (frame.kind === FrameKind.Failure) {
-      call.reject(decodeFailure(frame.header));
+      call.reject(decodeFailure(jsonHeader(frame)));
       return;
     }
     try {
@@ -340,7 +340,7 @@ export class LocalReplica implements Replica {
   }
 
   private control(id: number, message: ParentMessage): void {
-    this.host.send(FrameKind.Control, id, message);
+    this.host.sendJson(FrameKind.Control, id, message);
   }
 
   private whyNotServing(): string {
