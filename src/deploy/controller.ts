@@ -228,6 +228,7 @@ export class DeploymentController {
       nowMs: Date.now,
     });
     this.sets.set(name, set);
+    target.prepare();
     set.start();
   }
 }

@@ -62,7 +62,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   const registry = Registry.open(options.dataDir);
   const store = DeploymentStore.open(options.dataDir);
   const runtime = new Runtime({ source: registry, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, extensions: OIP_EXTENSIONS });
-  const target = new LocalTarget({ warmPoolSize: options.warmPoolSize });
+  // The warm pool boots with the first deployment: an idle server with none keeps no spare process.
+  const target = new LocalTarget({ warmPoolSize: options.warmPoolSize, warmPoolOnStart: false });
   const deployments = new DeploymentController({
     store,
     registry,

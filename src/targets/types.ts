@@ -100,6 +100,8 @@ export interface Target {
    * with CONTINUUM_ERR_REPLICA_LOST when the process dies while starting.
    */
   startReplica(spec: ReplicaSpec): Promise<Replica>;
+  /** A deployment exists that will want replicas: get ready to start them fast (e.g. boot a warm pool). */
+  prepare(): void;
   /** Ends every replica and spare process of this target at once (SIGKILL); for shutdown after draining. */
   close(): Promise<void>;
 }

@@ -30,7 +30,11 @@ export class LocalTarget implements Target {
   /** Validates the options (CONTINUUM_ERR_BAD_REQUEST) and starts filling the warm pool. */
   constructor(options: LocalTargetOptions = {}) {
     this.options = compileLocalTargetOptions(options);
-    this.fillPool();
+    if (this.options.warmPoolOnStart) this.fillPool();
+  }
+
+  prepare(): void {
+    if (!this.closed && this.refillTimer === undefined) this.fillPool();
   }
 
   /**

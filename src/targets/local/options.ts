@@ -36,6 +36,11 @@ export interface LocalTargetOptions {
   readonly answerGraceMs?: number;
   /** Extra Node.js flags for replica processes. @default [] */
   readonly nodeArgs?: readonly string[];
+  /**
+   * Whether the warm pool boots at construction; when false it boots at the first
+   * {@link Target.prepare} (a server with no deployment keeps no spare process). @default true
+   */
+  readonly warmPoolOnStart?: boolean;
 }
 
 /** Local target options after validation and defaults. */
@@ -53,6 +58,7 @@ const schema = z
     drainTimeoutMs: ms(3_600_000).default(30_000),
     answerGraceMs: z.int().min(0).max(3_600_000).default(1000),
     nodeArgs: z.array(z.string()).max(64).default([]),
+    warmPoolOnStart: z.boolean().default(true),
   })
   .strict();
 
