@@ -1,5 +1,5 @@
 /**
- * `npm run bench:gateway [-- --quick] [-- --rounds N]`: what the gateway→replica hop costs through
+ * `npm run bench:gateway [-- --quick] [-- --rounds N] [-- --baseline FILE]`: what the gateway→replica hop costs through
  * the real HTTP front end. One `continuum serve` serves the benchmark MLP (bench/models.ts) three
  * ways side by side in one run, over OIP REST JSON:
  *
@@ -13,7 +13,8 @@
  * c1 and the hop's added latency ((b) − (a)), throughput at c64 and the ratios (c)/(a) and
  * (b)/(a) against issue 3's targets (hop <= 0.15 ms p50 at c1; 2 replicas >= 0.9x at c64), and
  * where the CPU went at c64 (gateway, replicas, load generator, everything else on the machine),
- * read from /proc around the kept windows.
+ * read from /proc around the kept windows. `--baseline` names an earlier results file whose
+ * targets are shown next to this run's.
  *
  * Writes bench/results/gateway-<timestamp>.json and the section of docs/benchmarks.md between
  * `<!-- gateway:begin -->` and `<!-- gateway:end -->` (a --quick run writes its JSON to the temp
@@ -151,6 +152,8 @@ interface GatewayResult {
   readonly targets: readonly TargetCheck[];
   readonly notes: readonly string[];
   readonly failures: readonly string[];
+  /** An earlier run compared with this one (`--baseline FILE`): where it came from and what it measured. */
+  readonly baseline?: { readonly file: string; readonly date: string; readonly commit: string; readonly targets: readonly TargetCheck[] };
 }
 
 const CLOCK_TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK']).toString('utf8').trim()) || 100;
@@ -361,6 +364,17 @@ function ceilings(r: GatewayResult): string[] {
   return lines;
 }
 
+/** How this run's targets compare with the baseline run's. */
+function baselineLine(r: GatewayResult): string {
+  const b = r.baseline;
+  if (b === undefined) return '';
+  const pairs = r.targets.map((t) => {
+    const before = b.targets.find((x) => x.name === t.name);
+    return `${t.name}: ${f(before?.value, 3)} → ${f(t.value, 3)} ${t.unit}`;
+  });
+  return `Compared with \`${b.file}\` (${b.date.slice(0, 10)}, commit ${b.commit}): ${pairs.join('; ')}.`;
+}
+
 /** The gateway section of docs/benchmarks.md for a run (pure: the result in, markdown out). */
 function renderGatewaySection(r: GatewayResult): string {
   const parts = [
@@ -382,6 +396,7 @@ function renderGatewaySection(r: GatewayResult): string {
     '',
     targetsTable(r.targets),
     '',
+    ...(r.baseline === undefined ? [] : [baselineLine(r), '']),
     '### Results',
     '',
     '| system | c | requests/s | vs (a) | p50 ms | p99 ms | p50 per round | requests/s per round |',
@@ -412,13 +427,22 @@ function renderGatewaySection(r: GatewayResult): string {
   return parts.join('\n');
 }
 
+/** The run in a results file written earlier by this benchmark, to compare with. */
+function readBaseline(file: string): NonNullable<GatewayResult['baseline']> {
+  const earlier = JSON.parse(readFileSync(file, 'utf8')) as GatewayResult;
+  if (!Array.isArray(earlier.targets)) throw new Error(`${file} is not a result of bench:gateway`);
+  return { file, date: earlier.date, commit: earlier.commit, targets: earlier.targets };
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' } } });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, baseline: { type: 'string' } } });
   const quick = values.quick === true;
   const rounds = values.rounds === undefined ? (quick ? QUICK : FULL).rounds : Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error('--rounds takes an integer from 1 to 20');
   const timing: Timing = { ...(quick ? QUICK : FULL), rounds };
-  const command = `npm run bench:gateway${quick || values.rounds !== undefined ? ' --' : ''}${quick ? ' --quick' : ''}${values.rounds === undefined ? '' : ` --rounds ${rounds}`}`;
+  const baseline = values.baseline === undefined ? undefined : readBaseline(values.baseline);
+  const options = [quick ? ' --quick' : '', values.rounds === undefined ? '' : ` --rounds ${rounds}`, values.baseline === undefined ? '' : ` --baseline ${values.baseline}`].join('');
+  const command = `npm run bench:gateway${options === '' ? '' : ` --${options}`}`;
   const started = new Date();
   const processes = new ProcessSet();
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -478,6 +502,7 @@ async function main(): Promise<void> {
       targets,
       notes,
       failures: ctx.failures,
+      ...(baseline === undefined ? {} : { baseline }),
     };
     const resultsDir = quick ? tmpdir() : join(ROOT, 'bench', 'results');
     mkdirSync(resultsDir, { recursive: true });
@@ -491,6 +516,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write('\nTargets:\n');
     for (const t of targets) process.stdout.write(`  ${t.verdict.padEnd(7)} ${t.name}: ${Number.isNaN(t.value) ? '–' : t.value.toFixed(3)} ${t.unit} (${t.direction} ${t.bound}; ${t.basis})\n`);
+    if (baseline !== undefined) process.stdout.write(`  ${baselineLine(result)}\n`);
     for (const failure of ctx.failures) process.stdout.write(`  failure: ${failure}\n`);
     process.stdout.write(`\nResults: ${resultPath}\n`);
     if (!quick) {
