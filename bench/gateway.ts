@@ -150,10 +150,18 @@ interface GatewayResult {
   readonly rows: readonly GatewayRow[];
   readonly summary: readonly GatewaySummary[];
   readonly targets: readonly TargetCheck[];
+  /** Each target's value in each round, in the order of {@link targets}. */
+  readonly targetsByRound: readonly (readonly number[])[];
   readonly notes: readonly string[];
   readonly failures: readonly string[];
   /** An earlier run compared with this one (`--baseline FILE`): where it came from and what it measured. */
-  readonly baseline?: { readonly file: string; readonly date: string; readonly commit: string; readonly targets: readonly TargetCheck[] };
+  readonly baseline?: {
+    readonly file: string;
+    readonly date: string;
+    readonly commit: string;
+    readonly targets: readonly TargetCheck[];
+    readonly targetsByRound: readonly (readonly number[])[];
+  };
 }
 
 const CLOCK_TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK']).toString('utf8').trim()) || 100;
@@ -312,16 +320,22 @@ function summarizeRows(rows: readonly GatewayRow[], systems: readonly System[]):
 }
 
 /**
- * The value of `pick(x, y)` for system `x` against `y` at concurrency `c`, paired by round (both
- * measured within minutes of each other), median over rounds: drift between rounds cancels.
+ * The value of `pick(x, y)` for system `x` against `y` at concurrency `c` in each round, paired by
+ * round (both measured within minutes of each other): drift between rounds cancels.
  */
-function pairedMedian(rows: readonly GatewayRow[], x: SystemId, y: SystemId, c: number, pick: (x: Measurement, y: Measurement) => number): number | undefined {
+function pairedByRound(rows: readonly GatewayRow[], x: SystemId, y: SystemId, c: number, pick: (x: Measurement, y: Measurement) => number): number[] {
   const values: number[] = [];
   for (const rx of rows) {
     if (rx.systemId !== x || rx.concurrency !== c) continue;
     const ry = rows.find((r) => r.systemId === y && r.concurrency === c && r.round === rx.round);
     if (ry !== undefined) values.push(pick(rx.measurement, ry.measurement));
   }
+  return values;
+}
+
+/** The median of {@link pairedByRound}; undefined when no round measured both. */
+function pairedMedian(rows: readonly GatewayRow[], x: SystemId, y: SystemId, c: number, pick: (x: Measurement, y: Measurement) => number): number | undefined {
+  const values = pairedByRound(rows, x, y, c, pick);
   return values.length === 0 ? undefined : median(values);
 }
 
@@ -330,13 +344,31 @@ function throughputRatio(x: Measurement, y: Measurement): number {
   return x.throughput / y.throughput;
 }
 
-/** Issue 3's targets, from the rows, paired by round. */
-function evaluateTargets(rows: readonly GatewayRow[]): TargetCheck[] {
+/** Each of issue 3's targets: its name, bound, what it is computed from, and its value in each round. */
+function targetRounds(rows: readonly GatewayRow[]): { readonly check: (value: number | undefined) => TargetCheck; readonly byRound: number[] }[] {
   const top = CONCURRENCIES[CONCURRENCIES.length - 1] as number;
   return [
-    checkTarget('hop latency at concurrency 1 (p50)', pairedMedian(rows, 'fixed-1', 'single', 1, (x, y) => x.p50Ms - y.p50Ms), '<=', HOP_BOUND_MS, 'ms', '(b) p50 − (a) p50, REST JSON, median over rounds'),
-    checkTarget('2 replicas vs single process, throughput', pairedMedian(rows, 'fixed-2', 'single', top, throughputRatio), '>=', TWO_REPLICA_BOUND, 'x', `(c) / (a) at c${top}, requests/s, median over rounds`),
+    {
+      check: (v) => checkTarget('hop latency at concurrency 1 (p50)', v, '<=', HOP_BOUND_MS, 'ms', '(b) p50 − (a) p50, REST JSON, median over rounds'),
+      byRound: pairedByRound(rows, 'fixed-1', 'single', 1, (x, y) => x.p50Ms - y.p50Ms),
+    },
+    {
+      check: (v) => checkTarget('2 replicas vs single process, throughput', v, '>=', TWO_REPLICA_BOUND, 'x', `(c) / (a) at c${top}, requests/s, median over rounds`),
+      byRound: pairedByRound(rows, 'fixed-2', 'single', top, throughputRatio),
+    },
   ];
+}
+
+/** Issue 3's targets, from the rows, paired by round, with each round's value for the spread. */
+function evaluateTargets(rows: readonly GatewayRow[]): { readonly targets: TargetCheck[]; readonly byRound: number[][] } {
+  const all = targetRounds(rows);
+  return { targets: all.map((t) => t.check(t.byRound.length === 0 ? undefined : median(t.byRound))), byRound: all.map((t) => t.byRound) };
+}
+
+/** A value with the range of its rounds: `0.73 (rounds 0.64–0.81)`. */
+function withRange(value: number | undefined, byRound: readonly number[] | undefined, digits: number): string {
+  if (byRound === undefined || byRound.length < 2) return f(value, digits);
+  return `${f(value, digits)} (rounds ${f(Math.min(...byRound), digits)}–${f(Math.max(...byRound), digits)})`;
 }
 
 const f = (v: number | undefined, digits: number): string => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits));
@@ -368,9 +400,9 @@ function ceilings(r: GatewayResult): string[] {
 function baselineLine(r: GatewayResult): string {
   const b = r.baseline;
   if (b === undefined) return '';
-  const pairs = r.targets.map((t) => {
-    const before = b.targets.find((x) => x.name === t.name);
-    return `${t.name}: ${f(before?.value, 3)} → ${f(t.value, 3)} ${t.unit}`;
+  const pairs = r.targets.map((t, i) => {
+    const k = b.targets.findIndex((x) => x.name === t.name);
+    return `${t.name}: ${withRange(b.targets[k]?.value, b.targetsByRound[k], 3)} → ${withRange(t.value, r.targetsByRound[i], 3)} ${t.unit}`;
   });
   return `Compared with \`${b.file}\` (${b.date.slice(0, 10)}, commit ${b.commit}): ${pairs.join('; ')}.`;
 }
@@ -395,6 +427,8 @@ function renderGatewaySection(r: GatewayResult): string {
     '### Targets (issue 3)',
     '',
     targetsTable(r.targets),
+    '',
+    `Each round's value: ${r.targets.map((t, i) => `${t.name}: ${(r.targetsByRound[i] ?? []).map((v) => f(v, 3)).join(', ')} ${t.unit}`).join('; ')}.`,
     '',
     ...(r.baseline === undefined ? [] : [baselineLine(r), '']),
     '### Results',
@@ -430,8 +464,10 @@ function renderGatewaySection(r: GatewayResult): string {
 /** The run in a results file written earlier by this benchmark, to compare with. */
 function readBaseline(file: string): NonNullable<GatewayResult['baseline']> {
   const earlier = JSON.parse(readFileSync(file, 'utf8')) as GatewayResult;
-  if (!Array.isArray(earlier.targets)) throw new Error(`${file} is not a result of bench:gateway`);
-  return { file, date: earlier.date, commit: earlier.commit, targets: earlier.targets };
+  if (!Array.isArray(earlier.rows)) throw new Error(`${file} is not a result of bench:gateway`);
+  // Recomputed from the rows, so that a file written before a field existed compares all the same.
+  const { targets, byRound } = evaluateTargets(earlier.rows);
+  return { file, date: earlier.date, commit: earlier.commit, targets, targetsByRound: byRound };
 }
 
 async function main(): Promise<void> {
@@ -480,7 +516,7 @@ async function main(): Promise<void> {
       }
     }
     const summary = summarizeRows(ctx.rows, systems);
-    const targets = evaluateTargets(ctx.rows);
+    const { targets, byRound } = evaluateTargets(ctx.rows);
     const notes = [
       `The machine has ${machine.cpus} cores: the gateway, the replica processes, the load generator and anything else running share them. The CPU table says how much each took.`,
       'Every answer is checked against the single-process server\'s (same input, first 64 output values).',
@@ -500,6 +536,7 @@ async function main(): Promise<void> {
       rows: ctx.rows,
       summary,
       targets,
+      targetsByRound: byRound,
       notes,
       failures: ctx.failures,
       ...(baseline === undefined ? {} : { baseline }),
