@@ -1,5 +1,5 @@
 /**
- * `npm run bench:gateway [-- --quick] [-- --rounds N]`: what the gateway→replica hop costs through
+ * `npm run bench:gateway [-- --quick] [-- --rounds N] [-- --baseline FILE]`: what the gateway→replica hop costs through
  * the real HTTP front end. One `continuum serve` serves the benchmark MLP (bench/models.ts) three
  * ways side by side in one run, over OIP REST JSON:
  *
@@ -13,7 +13,8 @@
  * c1 and the hop's added latency ((b) − (a)), throughput at c64 and the ratios (c)/(a) and
  * (b)/(a) against issue 3's targets (hop <= 0.15 ms p50 at c1; 2 replicas >= 0.9x at c64), and
  * where the CPU went at c64 (gateway, replicas, load generator, everything else on the machine),
- * read from /proc around the kept windows.
+ * read from /proc around the kept windows. `--baseline` names an earlier results file whose
+ * targets are shown next to this run's.
  *
  * Writes bench/results/gateway-<timestamp>.json and the section of docs/benchmarks.md between
  * `<!-- gateway:begin -->` and `<!-- gateway:end -->` (a --quick run writes its JSON to the temp
@@ -149,8 +150,18 @@ interface GatewayResult {
   readonly rows: readonly GatewayRow[];
   readonly summary: readonly GatewaySummary[];
   readonly targets: readonly TargetCheck[];
+  /** Each target's value in each round, in the order of {@link targets}. */
+  readonly targetsByRound: readonly (readonly number[])[];
   readonly notes: readonly string[];
   readonly failures: readonly string[];
+  /** An earlier run compared with this one (`--baseline FILE`): where it came from and what it measured. */
+  readonly baseline?: {
+    readonly file: string;
+    readonly date: string;
+    readonly commit: string;
+    readonly targets: readonly TargetCheck[];
+    readonly targetsByRound: readonly (readonly number[])[];
+  };
 }
 
 const CLOCK_TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK']).toString('utf8').trim()) || 100;
@@ -309,16 +320,22 @@ function summarizeRows(rows: readonly GatewayRow[], systems: readonly System[]):
 }
 
 /**
- * The value of `pick(x, y)` for system `x` against `y` at concurrency `c`, paired by round (both
- * measured within minutes of each other), median over rounds: drift between rounds cancels.
+ * The value of `pick(x, y)` for system `x` against `y` at concurrency `c` in each round, paired by
+ * round (both measured within minutes of each other): drift between rounds cancels.
  */
-function pairedMedian(rows: readonly GatewayRow[], x: SystemId, y: SystemId, c: number, pick: (x: Measurement, y: Measurement) => number): number | undefined {
+function pairedByRound(rows: readonly GatewayRow[], x: SystemId, y: SystemId, c: number, pick: (x: Measurement, y: Measurement) => number): number[] {
   const values: number[] = [];
   for (const rx of rows) {
     if (rx.systemId !== x || rx.concurrency !== c) continue;
     const ry = rows.find((r) => r.systemId === y && r.concurrency === c && r.round === rx.round);
     if (ry !== undefined) values.push(pick(rx.measurement, ry.measurement));
   }
+  return values;
+}
+
+/** The median of {@link pairedByRound}; undefined when no round measured both. */
+function pairedMedian(rows: readonly GatewayRow[], x: SystemId, y: SystemId, c: number, pick: (x: Measurement, y: Measurement) => number): number | undefined {
+  const values = pairedByRound(rows, x, y, c, pick);
   return values.length === 0 ? undefined : median(values);
 }
 
@@ -327,13 +344,31 @@ function throughputRatio(x: Measurement, y: Measurement): number {
   return x.throughput / y.throughput;
 }
 
-/** Issue 3's targets, from the rows, paired by round. */
-function evaluateTargets(rows: readonly GatewayRow[]): TargetCheck[] {
+/** Each of issue 3's targets: its name, bound, what it is computed from, and its value in each round. */
+function targetRounds(rows: readonly GatewayRow[]): { readonly check: (value: number | undefined) => TargetCheck; readonly byRound: number[] }[] {
   const top = CONCURRENCIES[CONCURRENCIES.length - 1] as number;
   return [
-    checkTarget('hop latency at concurrency 1 (p50)', pairedMedian(rows, 'fixed-1', 'single', 1, (x, y) => x.p50Ms - y.p50Ms), '<=', HOP_BOUND_MS, 'ms', '(b) p50 − (a) p50, REST JSON, median over rounds'),
-    checkTarget('2 replicas vs single process, throughput', pairedMedian(rows, 'fixed-2', 'single', top, throughputRatio), '>=', TWO_REPLICA_BOUND, 'x', `(c) / (a) at c${top}, requests/s, median over rounds`),
+    {
+      check: (v) => checkTarget('hop latency at concurrency 1 (p50)', v, '<=', HOP_BOUND_MS, 'ms', '(b) p50 − (a) p50, REST JSON, median over rounds'),
+      byRound: pairedByRound(rows, 'fixed-1', 'single', 1, (x, y) => x.p50Ms - y.p50Ms),
+    },
+    {
+      check: (v) => checkTarget('2 replicas vs single process, throughput', v, '>=', TWO_REPLICA_BOUND, 'x', `(c) / (a) at c${top}, requests/s, median over rounds`),
+      byRound: pairedByRound(rows, 'fixed-2', 'single', top, throughputRatio),
+    },
   ];
+}
+
+/** Issue 3's targets, from the rows, paired by round, with each round's value for the spread. */
+function evaluateTargets(rows: readonly GatewayRow[]): { readonly targets: TargetCheck[]; readonly byRound: number[][] } {
+  const all = targetRounds(rows);
+  return { targets: all.map((t) => t.check(t.byRound.length === 0 ? undefined : median(t.byRound))), byRound: all.map((t) => t.byRound) };
+}
+
+/** A value with the range of its rounds: `0.73 (rounds 0.64–0.81)`. */
+function withRange(value: number | undefined, byRound: readonly number[] | undefined, digits: number): string {
+  if (byRound === undefined || byRound.length < 2) return f(value, digits);
+  return `${f(value, digits)} (rounds ${f(Math.min(...byRound), digits)}–${f(Math.max(...byRound), digits)})`;
 }
 
 const f = (v: number | undefined, digits: number): string => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits));
@@ -361,6 +396,17 @@ function ceilings(r: GatewayResult): string[] {
   return lines;
 }
 
+/** How this run's targets compare with the baseline run's. */
+function baselineLine(r: GatewayResult): string {
+  const b = r.baseline;
+  if (b === undefined) return '';
+  const pairs = r.targets.map((t, i) => {
+    const k = b.targets.findIndex((x) => x.name === t.name);
+    return `${t.name}: ${withRange(b.targets[k]?.value, b.targetsByRound[k], 3)} → ${withRange(t.value, r.targetsByRound[i], 3)} ${t.unit}`;
+  });
+  return `Compared with \`${b.file}\` (${b.date.slice(0, 10)}, commit ${b.commit}): ${pairs.join('; ')}.`;
+}
+
 /** The gateway section of docs/benchmarks.md for a run (pure: the result in, markdown out). */
 function renderGatewaySection(r: GatewayResult): string {
   const parts = [
@@ -382,6 +428,9 @@ function renderGatewaySection(r: GatewayResult): string {
     '',
     targetsTable(r.targets),
     '',
+    `Each round's value: ${r.targets.map((t, i) => `${t.name}: ${(r.targetsByRound[i] ?? []).map((v) => f(v, 3)).join(', ')} ${t.unit}`).join('; ')}.`,
+    '',
+    ...(r.baseline === undefined ? [] : [baselineLine(r), '']),
     '### Results',
     '',
     '| system | c | requests/s | vs (a) | p50 ms | p99 ms | p50 per round | requests/s per round |',
@@ -412,13 +461,24 @@ function renderGatewaySection(r: GatewayResult): string {
   return parts.join('\n');
 }
 
+/** The run in a results file written earlier by this benchmark, to compare with. */
+function readBaseline(file: string): NonNullable<GatewayResult['baseline']> {
+  const earlier = JSON.parse(readFileSync(file, 'utf8')) as GatewayResult;
+  if (!Array.isArray(earlier.rows)) throw new Error(`${file} is not a result of bench:gateway`);
+  // Recomputed from the rows, so that a file written before a field existed compares all the same.
+  const { targets, byRound } = evaluateTargets(earlier.rows);
+  return { file, date: earlier.date, commit: earlier.commit, targets, targetsByRound: byRound };
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' } } });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' }, baseline: { type: 'string' } } });
   const quick = values.quick === true;
   const rounds = values.rounds === undefined ? (quick ? QUICK : FULL).rounds : Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error('--rounds takes an integer from 1 to 20');
   const timing: Timing = { ...(quick ? QUICK : FULL), rounds };
-  const command = `npm run bench:gateway${quick || values.rounds !== undefined ? ' --' : ''}${quick ? ' --quick' : ''}${values.rounds === undefined ? '' : ` --rounds ${rounds}`}`;
+  const baseline = values.baseline === undefined ? undefined : readBaseline(values.baseline);
+  const options = [quick ? ' --quick' : '', values.rounds === undefined ? '' : ` --rounds ${rounds}`, values.baseline === undefined ? '' : ` --baseline ${values.baseline}`].join('');
+  const command = `npm run bench:gateway${options === '' ? '' : ` --${options}`}`;
   const started = new Date();
   const processes = new ProcessSet();
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -456,7 +516,7 @@ async function main(): Promise<void> {
       }
     }
     const summary = summarizeRows(ctx.rows, systems);
-    const targets = evaluateTargets(ctx.rows);
+    const { targets, byRound } = evaluateTargets(ctx.rows);
     const notes = [
       `The machine has ${machine.cpus} cores: the gateway, the replica processes, the load generator and anything else running share them. The CPU table says how much each took.`,
       'Every answer is checked against the single-process server\'s (same input, first 64 output values).',
@@ -476,8 +536,10 @@ async function main(): Promise<void> {
       rows: ctx.rows,
       summary,
       targets,
+      targetsByRound: byRound,
       notes,
       failures: ctx.failures,
+      ...(baseline === undefined ? {} : { baseline }),
     };
     const resultsDir = quick ? tmpdir() : join(ROOT, 'bench', 'results');
     mkdirSync(resultsDir, { recursive: true });
@@ -491,6 +553,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write('\nTargets:\n');
     for (const t of targets) process.stdout.write(`  ${t.verdict.padEnd(7)} ${t.name}: ${Number.isNaN(t.value) ? '–' : t.value.toFixed(3)} ${t.unit} (${t.direction} ${t.bound}; ${t.basis})\n`);
+    if (baseline !== undefined) process.stdout.write(`  ${baselineLine(result)}\n`);
     for (const failure of ctx.failures) process.stdout.write(`  failure: ${failure}\n`);
     process.stdout.write(`\nResults: ${resultPath}\n`);
     if (!quick) {
