@@ -278,18 +278,19 @@ function cpuText(cpu: CpuShare | undefined): string {
   return ` | cores: gateway ${g.toFixed(2)} replicas ${r.toFixed(2)} loadgen ${l.toFixed(2)} other ${o.toFixed(2)}; µs/request ${cpu.gatewayUsPerRequest.toFixed(0)} + ${cpu.replicaUsPerRequest.toFixed(0)} + ${cpu.loadgenUsPerRequest.toFixed(0)}`;
 }
 
-function meanCpu(shares: readonly (CpuShare | undefined)[]): CpuShare | undefined {
+/** Each figure's median over the rounds (like throughput and latency). */
+function medianCpu(shares: readonly (CpuShare | undefined)[]): CpuShare | undefined {
   const known = shares.filter((s): s is CpuShare => s !== undefined);
   if (known.length === 0) return undefined;
-  const avg = (pick: (s: CpuShare) => number): number => known.reduce((sum, s) => sum + pick(s), 0) / known.length;
+  const mid = (pick: (s: CpuShare) => number): number => median(known.map(pick));
   return {
-    gatewayCores: avg((s) => s.gatewayCores),
-    replicaCores: avg((s) => s.replicaCores),
-    loadgenCores: avg((s) => s.loadgenCores),
-    otherCores: avg((s) => s.otherCores),
-    gatewayUsPerRequest: avg((s) => s.gatewayUsPerRequest),
-    replicaUsPerRequest: avg((s) => s.replicaUsPerRequest),
-    loadgenUsPerRequest: avg((s) => s.loadgenUsPerRequest),
+    gatewayCores: mid((s) => s.gatewayCores),
+    replicaCores: mid((s) => s.replicaCores),
+    loadgenCores: mid((s) => s.loadgenCores),
+    otherCores: mid((s) => s.otherCores),
+    gatewayUsPerRequest: mid((s) => s.gatewayUsPerRequest),
+    replicaUsPerRequest: mid((s) => s.replicaUsPerRequest),
+    loadgenUsPerRequest: mid((s) => s.loadgenUsPerRequest),
   };
 }
 
@@ -312,7 +313,7 @@ function summarizeRows(rows: readonly GatewayRow[], systems: readonly System[]):
         p99Ms: median(mine.map((r) => r.measurement.p99Ms)),
         requestsPerSByRound: rps,
         p50MsByRound: p50,
-        cpu: meanCpu(mine.map((r) => r.cpu)),
+        cpu: medianCpu(mine.map((r) => r.cpu)),
       });
     }
   }
@@ -443,7 +444,7 @@ function renderGatewaySection(r: GatewayResult): string {
   }
   parts.push(
     '',
-    `### Where the CPU goes (cores, mean over rounds; the machine has ${r.machine.cpus})`,
+    `### Where the CPU goes (cores, median over rounds; the machine has ${r.machine.cpus})`,
     '',
     '| system | c | gateway | replicas | load generator | other | gateway µs/request | replicas µs/request | load generator µs/request |',
     '|---|--:|--:|--:|--:|--:|--:|--:|--:|',
