@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { compilePolicy, parsePolicyParams } from '../autoscale/index.js';
+import { compilePolicy } from '../autoscale/index.js';
 import { buildIrisClassifier } from '../demo/iris.js';
 import { inspectOnnx } from '../registry/index.js';
 import { replayAndSimulate, WORKLOAD_PROFILE_NAMES } from '../simulator/index.js';
@@ -13,21 +13,19 @@ import type { ReplayComparison } from '../simulator/index.js';
 import { collect, nonNegativeInt, positiveNumber } from './args.js';
 import { formatTable, stdoutOutput } from './output.js';
 import type { Output } from './output.js';
+import { policyOf, withPolicyOptions } from './policy-flags.js';
+import type { PolicyFlags } from './policy-flags.js';
 import { workloadOf } from './simulate.js';
 
 /** Largest model file `--model` takes. */
 const MAX_MODEL_BYTES = 512 * 1024 * 1024;
 
-interface ReplayFlags {
+interface ReplayFlags extends PolicyFlags {
   readonly trace?: string;
   readonly profile?: string;
   readonly workloadParam?: readonly string[];
   readonly speedup: number;
   readonly seed: number;
-  readonly policy: string;
-  readonly param?: readonly string[];
-  readonly min?: number;
-  readonly max?: number;
   readonly sloMs: number;
   readonly model?: string;
   readonly vcpu: number;
@@ -66,18 +64,13 @@ export function formatReplayComparison(c: ReplayComparison): string {
 /** Adds `bench replay` to the program. */
 export function registerBenchCommands(program: Command, out: Output = stdoutOutput): void {
   const bench = program.command('bench').description('measure the platform');
-  bench
-    .command('replay')
+  withPolicyOptions(bench.command('replay'))
     .description('replay a time-compressed workload against a real server and against the simulator, side by side')
     .option('--trace <file>', 'CSV of arrival timestamps (e.g. the Azure LLM inference traces)')
     .option('--profile <name>', `built-in workload: ${WORKLOAD_PROFILE_NAMES.join(', ')}`)
     .option('--workload-param <key=value>', 'a workload profile parameter (repeatable)', collect)
     .option('--speedup <n>', 'compress time by this factor', positiveNumber, 1)
     .option('--seed <n>', 'seed of the workload and the simulation', nonNegativeInt, 1)
-    .option('--policy <policy>', 'fixed|threshold|hpa|kpa|serverless|predictive|auto', 'auto')
-    .option('--param <key=value>', 'a policy parameter (repeatable)', collect)
-    .option('--min <n>', 'fewest replicas', nonNegativeInt)
-    .option('--max <n>', 'most replicas', nonNegativeInt)
     .requiredOption('--slo-ms <ms>', 'latency SLO a request must meet', positiveNumber)
     .option('--model <file>', 'ONNX model to deploy (default: the demo iris classifier)')
     .option('--vcpu <n>', 'vCPU per replica (cost)', positiveNumber, 1)
@@ -86,12 +79,7 @@ export function registerBenchCommands(program: Command, out: Output = stdoutOutp
     .option('--json', 'print the comparison as JSON')
     .action(async (flags: ReplayFlags) => {
       const arrivals = workloadOf(flags);
-      const policy = {
-        ...parsePolicyParams(flags.param ?? []),
-        policy: flags.policy,
-        ...(flags.min === undefined ? {} : { minReplicas: flags.min }),
-        ...(flags.max === undefined ? {} : { maxReplicas: flags.max }),
-      };
+      const policy = policyOf(flags);
       compilePolicy(policy);
       const model = flags.model === undefined ? buildIrisClassifier().model : readFileSync(flags.model);
       const { signature } = inspectOnnx(model, { maxModelBytes: MAX_MODEL_BYTES, maxTensorBytes: MAX_MODEL_BYTES });

@@ -4,10 +4,11 @@
  */
 import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
-import { parsePolicyParams } from '../autoscale/index.js';
 import type { DeploymentEvent, DeploymentStatus, Revision } from '../deploy/index.js';
-import { collect, nonNegativeInt, positiveNumber } from './args.js';
+import { nonNegativeInt, positiveNumber } from './args.js';
 import { clientOf, withCommonOptions } from './client.js';
+import { policyOf, withPolicyOptions } from './policy-flags.js';
+import type { PolicyFlags } from './policy-flags.js';
 import type { CommonOptions } from './client.js';
 import { formatFields, formatTable, printResult, stdoutOutput } from './output.js';
 import type { Output } from './output.js';
@@ -100,40 +101,21 @@ function revisionsText(list: { readonly revisions: readonly Revision[] }): strin
   ]);
 }
 
-interface DeployFlags extends CommonOptions {
+interface DeployFlags extends CommonOptions, PolicyFlags {
   readonly name?: string;
-  readonly policy?: string;
-  readonly min?: number;
-  readonly max?: number;
-  readonly param?: readonly string[];
   readonly threads?: number;
   readonly instances?: number;
   readonly vcpu?: number;
   readonly memoryGb?: number;
 }
 
-/** The policy record a deploy's flags describe: `--policy`, `--min`, `--max` over `--param`s. */
-function policyOf(flags: DeployFlags): Record<string, string | number | boolean> {
-  return {
-    ...parsePolicyParams(flags.param ?? []),
-    policy: flags.policy ?? 'auto',
-    ...(flags.min === undefined ? {} : { minReplicas: flags.min }),
-    ...(flags.max === undefined ? {} : { maxReplicas: flags.max }),
-  };
-}
-
 /** Adds `deploy` and `deployments ...` to the program. */
 export function registerDeploymentCommands(program: Command, out: Output = stdoutOutput): void {
   withCommonOptions(
-    program
-      .command('deploy')
+    withPolicyOptions(program.command('deploy'))
       .description('deploy a model version as replicas with an autoscaling policy (fixed|threshold|hpa|kpa|serverless|predictive|auto)')
       .argument('<model>', 'MODEL, MODEL:VERSION or MODEL@ALIAS', parseModelRef)
       .option('--name <name>', 'deployment name, also the OIP model name clients call (default: the model name)')
-      .option('--policy <policy>', 'autoscaling policy', 'auto')
-      .option('--min <n>', 'fewest replicas (0 allows scale to zero)', nonNegativeInt)
-      .option('--max <n>', 'most replicas', nonNegativeInt)
-      .option('--param <key=value>', 'a policy parameter, e.g. targetConcurrency=10 (repeatable)', collect)
       .option('--threads <n>', 'ONNX Runtime intra-op threads per replica', nonNegativeInt)
       .option('--instances <n>', 'sessions per replica', nonNegativeInt)
       .option('--vcpu <n>', 'vCPU accounted per replica (cost)', positiveNumber)

@@ -31,6 +31,8 @@ import {
 import type { ArrivalTimes, ServiceProfile, SimulationResult, WorkloadProfileSpec } from '../simulator/index.js';
 import { collect, nonNegativeInt, numberList, positiveNumber } from './args.js';
 import { stdoutOutput } from './output.js';
+import { policyOf, withPolicyOptions } from './policy-flags.js';
+import type { PolicyFlags } from './policy-flags.js';
 import type { Output } from './output.js';
 
 /** Largest model file `--model` measures. */
@@ -38,14 +40,10 @@ const MAX_MEASURED_MODEL_BYTES = 512 * 1024 * 1024;
 
 
 /** Options of `continuum simulate`. */
-interface SimulateFlags {
+interface SimulateFlags extends PolicyFlags {
   readonly trace?: string;
   readonly profile?: string;
   readonly workloadParam?: readonly string[];
-  readonly policy: string;
-  readonly param?: readonly string[];
-  readonly min?: number;
-  readonly max?: number;
   readonly sloMs: number;
   readonly speedup: number;
   readonly seed: number;
@@ -93,16 +91,11 @@ export async function serviceProfileOf(flags: Pick<SimulateFlags, 'service' | 'm
 
 /** Adds `simulate` to the program. */
 export function registerSimulateCommand(program: Command, out: Output = stdoutOutput): void {
-  program
-    .command('simulate')
+  withPolicyOptions(program.command('simulate'))
     .description("simulate a scaling policy against a trace or a workload profile, using the live system's policy code")
     .option('--trace <file>', 'CSV of arrival timestamps (the Azure LLM inference traces, or any CSV whose first column is timestamps)')
     .option('--profile <name>', `built-in workload: ${WORKLOAD_PROFILE_NAMES.join(', ')}`)
     .option('--workload-param <key=value>', 'a workload profile parameter, e.g. peakRatePerS=200 (repeatable)', collect)
-    .option('--policy <policy>', 'fixed|threshold|hpa|kpa|serverless|predictive|auto', 'auto')
-    .option('--param <key=value>', 'a policy parameter (repeatable)', collect)
-    .option('--min <n>', 'fewest replicas', nonNegativeInt)
-    .option('--max <n>', 'most replicas', nonNegativeInt)
     .requiredOption('--slo-ms <ms>', 'latency SLO a request must meet', positiveNumber)
     .option('--speedup <n>', 'compress time by this factor', positiveNumber, 1)
     .option('--seed <n>', 'seed of the workload and cold-start draws', nonNegativeInt, 1)
@@ -117,12 +110,7 @@ export function registerSimulateCommand(program: Command, out: Output = stdoutOu
     .option('--json', 'print the result as JSON')
     .action(async (flags: SimulateFlags) => {
       const arrivals = workloadOf(flags);
-      const policy = compilePolicy({
-        ...parsePolicyParams(flags.param ?? []),
-        policy: flags.policy,
-        ...(flags.min === undefined ? {} : { minReplicas: flags.min }),
-        ...(flags.max === undefined ? {} : { maxReplicas: flags.max }),
-      });
+      const policy = compilePolicy(policyOf(flags));
       const profile = await serviceProfileOf(flags);
       if (flags.saveService !== undefined) writeFileSync(flags.saveService, `${JSON.stringify(profile, null, 2)}\n`);
       const result = simulate({ arrivals, profile, policy: simulationPolicy(policy), costOf: simulationCost(compileCostModel()), sloMs: flags.sloMs, seed: flags.seed, tickMs: flags.tickMs });
