@@ -25,23 +25,14 @@ import { simulationCost, simulationPolicy } from './policy.js';
 import { DEFAULT_COLD_START_MS, fitServiceProfile } from './profile.js';
 import type { ServiceProfile } from './profile.js';
 
-/** What a live replay measured; the same figures as a simulation's. */
-export interface ReplayResult {
-  readonly requests: number;
-  readonly completed: number;
-  readonly failed: number;
-  readonly sloMs: number;
-  readonly sloAttainment: number;
-  readonly latencyP50Ms: number;
-  readonly latencyP90Ms: number;
-  readonly latencyP99Ms: number;
-  readonly replicaSeconds: number;
-  readonly costUsd: number;
-  readonly coldStarts: number;
-  readonly durationMs: number;
+/** What a live replay measured: the simulation's own figures, measured on a real server. */
+export type ReplayResult = Pick<
+  SimulationResult,
+  'requests' | 'completed' | 'failed' | 'sloMs' | 'sloAttainment' | 'latencyP50Ms' | 'latencyP90Ms' | 'latencyP99Ms' | 'replicaSeconds' | 'costUsd' | 'coldStarts' | 'durationMs'
+> & {
   /** Largest lag of a send behind its scheduled time, ms (how faithfully the load was offered). */
   readonly maxSendLagMs: number;
-}
+};
 
 /** A replay and the simulation of the same workload, side by side. */
 export interface ReplayComparison {
