@@ -4,7 +4,7 @@
  * seconds), and is the one place the API changes deployments through, so each change is a new
  * revision with an event.
  */
-import { compilePolicy, DEFAULT_REPLICA_RESOURCES, describePolicy } from '../autoscale/index.js';
+import { compilePolicy, DEFAULT_REPLICA_RESOURCES } from '../autoscale/index.js';
 import type { CompiledCostModel, ReplicaResources } from '../autoscale/index.js';
 import { ContinuumError } from '../errors.js';
 import type { Registry } from '../registry/index.js';
@@ -45,8 +45,6 @@ export interface DeploymentStatus extends ReplicaSetStatus {
   readonly name: string;
   readonly revision: Revision;
   readonly createdAt: string;
-  /** Every parameter of the compiled policy, defaults included. */
-  readonly policy: Readonly<Record<string, unknown>>;
 }
 
 /** Activator bounds: Knative's activator buffers without a fixed count; we bound both. */
@@ -155,18 +153,16 @@ export class DeploymentController {
     await set?.close();
   }
 
-  /** A deployment with its live state. */
+  /** A deployment with its live state (its replica set holds the current revision and compiled policy). */
   status(name: string): DeploymentStatus {
-    const deployment = this.options.store.get(name);
     const set = this.sets.get(name);
-    if (set === undefined) throw new ContinuumError('CONTINUUM_ERR_INTERNAL', `deployment '${name}' has no replica set`);
-    return {
-      name: deployment.name,
-      revision: deployment.revision,
-      createdAt: deployment.createdAt,
-      policy: describePolicy(compilePolicy(deployment.revision.spec.policy)),
-      ...set.status(),
-    };
+    if (set === undefined) {
+      // An unknown name gets the store's CONTINUUM_ERR_DEPLOYMENT_NOT_FOUND.
+      this.options.store.get(name);
+      throw new ContinuumError('CONTINUUM_ERR_INTERNAL', `deployment '${name}' has no replica set`);
+    }
+    const { name: deploymentName, revision, createdAt } = set.current;
+    return { name: deploymentName, revision, createdAt, ...set.status() };
   }
 
   /** Every deployment with its live state. */

@@ -4,7 +4,7 @@
  * autoscaler tick that feeds a ScalingObservation to the deployment's pure policy and makes the
  * replica count match the decision (the Kubernetes controller pattern: desired → actual).
  */
-import { compilePolicy, decideScale, initialPolicyState } from '../autoscale/index.js';
+import { compilePolicy, decideScale, describePolicy, initialPolicyState } from '../autoscale/index.js';
 import type { CompiledPolicy, PolicyState, ScalingDecision, ServingMode } from '../autoscale/index.js';
 import { accrueCost, billingMode, ZERO_COST } from '../autoscale/index.js';
 import type { CompiledCostModel, CostAccrual } from '../autoscale/index.js';
@@ -33,6 +33,8 @@ export interface ReplicaStatus {
 
 /** What a replica set reports of itself. */
 export interface ReplicaSetStatus {
+  /** Every parameter of the compiled policy, defaults included. */
+  readonly policy: Readonly<Record<string, unknown>>;
   readonly desiredReplicas: number;
   readonly replicas: readonly ReplicaStatus[];
   readonly buffered: number;
@@ -228,6 +230,7 @@ export class ReplicaSet {
   status(): ReplicaSetStatus {
     const sorted = [...this.coldStartsMs].sort((a, b) => a - b);
     return {
+      policy: describePolicy(this.policy),
       desiredReplicas: this.desired,
       replicas: [...this.members].map((m) => ({
         id: m.replica.id,
