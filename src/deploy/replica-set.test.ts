@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseReplica } from './replica-set.js';
+import { chooseReplica, planReconcile } from './replica-set.js';
 import type { RoutingCandidate } from './replica-set.js';
 
 /** A member as routing sees it. */
@@ -22,5 +22,26 @@ describe('routing: least outstanding requests', () => {
   it('never routes to a draining or starting replica', () => {
     expect(chooseReplica([member('d', 0, { phase: 'draining' }), member('s', 0, { phase: 'starting' })], 1)).toBeUndefined();
     expect(chooseReplica([], 1)).toBeUndefined();
+  });
+});
+
+describe('reconciliation plan', () => {
+  const ids = (plan: { retire: readonly { id: string }[] }): string[] => plan.retire.map((m) => m.id);
+
+  it('starts what is missing, counting replicas already starting', () => {
+    expect(planReconcile([member('a', 0)], 1, 3, 0)).toEqual({ start: 2, retire: [] });
+    expect(planReconcile([member('a', 0)], 1, 3, 2)).toEqual({ start: 0, retire: [] });
+  });
+
+  it('drains the surplus least loaded first', () => {
+    const plan = planReconcile([member('a', 4), member('b', 1), member('c', 2)], 1, 1, 0);
+    expect(plan.start).toBe(0);
+    expect(ids(plan)).toEqual(['b', 'c']);
+  });
+
+  it('drains an older generation only once the current one has enough ready', () => {
+    const old = member('old', 3, { generation: 0 });
+    expect(ids(planReconcile([old, member('new', 0, { phase: 'starting' })], 1, 1, 1))).toEqual([]);
+    expect(ids(planReconcile([old, member('new', 0)], 1, 1, 0))).toEqual(['old']);
   });
 });

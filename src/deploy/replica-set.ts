@@ -365,27 +365,12 @@ export class ReplicaSet {
     return this.starting.get(generation) ?? 0;
   }
 
-  /**
-   * Makes the current generation's replicas match `desired`: starts the missing ones, drains the
-   * surplus (least loaded first), and drains older generations' replicas once the current one has
-   * as many ready as it needs (so a rollout never leaves the deployment without a ready replica).
-   */
+  /** Makes the replicas match `desired` by carrying out {@link planReconcile}'s plan. */
   private reconcile(): void {
     if (this.closed) return;
-    const generation = this.generation;
-    const ready = this.count('ready');
-    const missing = this.desired - ready - this.startingCount();
-    for (let i = 0; i < missing; i++) this.startReplica();
-    if (missing < 0) {
-      const surplus = [...this.members]
-        .filter((m) => m.phase === 'ready' && m.generation === generation)
-        .sort((a, b) => a.replica.inFlight - b.replica.inFlight)
-        .slice(0, Math.min(-missing, ready));
-      for (const m of surplus) void this.retire(m);
-    }
-    if (ready >= this.desired) {
-      for (const m of this.members) if (m.generation !== generation && m.phase === 'ready') void this.retire(m);
-    }
+    const plan = planReconcile(this.members, this.generation, this.desired, this.startingCount());
+    for (let i = 0; i < plan.start; i++) this.startReplica();
+    for (const m of plan.retire) void this.retire(m);
   }
 
   private startReplica(): void {
@@ -454,6 +439,27 @@ export class ReplicaSet {
 }
 
 /** What routing reads of a replica set's member. */
+/** What {@link planReconcile} decided: replicas to start, members to drain and stop. */
+export interface ReconcilePlan<M> {
+  readonly start: number;
+  readonly retire: readonly M[];
+}
+
+/**
+ * Reconciliation as a pure decision: start the current generation's missing replicas (`desired`
+ * minus ready minus `starting`), drain its surplus (least loaded first), and drain older
+ * generations' ready replicas once the current one has as many ready as it needs (so a rollout
+ * never leaves the deployment without a ready replica).
+ */
+export function planReconcile<M extends RoutingCandidate>(members: Iterable<M>, generation: number, desired: number, starting: number): ReconcilePlan<M> {
+  const all = [...members];
+  const current = all.filter((m) => m.phase === 'ready' && m.generation === generation);
+  const missing = desired - current.length - starting;
+  const surplus = missing < 0 ? [...current].sort((a, b) => a.replica.inFlight - b.replica.inFlight).slice(0, -missing) : [];
+  const older = current.length >= desired ? all.filter((m) => m.phase === 'ready' && m.generation !== generation) : [];
+  return { start: Math.max(0, missing), retire: [...surplus, ...older] };
+}
+
 export interface RoutingCandidate {
   readonly phase: ReplicaPhase;
   readonly generation: number;
