@@ -147,8 +147,8 @@ export interface MlpOptions {
   readonly inputSize: number;
   readonly hiddenSizes: readonly number[];
   readonly outputSize: number;
-  /** Weights per layer, row-major [in, out]; drawn from `seed` when absent. */
-  readonly weights?: readonly { readonly w: Float32Array; readonly b: Float32Array }[];
+  /** Weights of every layer, row-major [in, out]; drawn from `seed` ({@link mlpWeights}) when absent. */
+  readonly weights?: readonly DenseWeights[];
   /** @default 42 */
   readonly seed?: number;
   /** Add Softmax over the logits. @default true */
@@ -157,6 +157,33 @@ export interface MlpOptions {
   readonly argmaxLabel?: boolean;
   readonly inputName?: string;
   readonly outputName?: string;
+  /** Prefix of the internal tensor names (weights, activations), so several MLPs fit in one graph. @default '' */
+  readonly namePrefix?: string;
+}
+
+/** One dense layer's weights: `w` row-major [in, out], `b` [out]. */
+export interface DenseWeights {
+  readonly w: Float32Array;
+  readonly b: Float32Array;
+}
+
+/**
+ * The weights {@link buildMlp} draws for layer sizes `[input, ...hidden, output]` from `seed`,
+ * layer by layer, so other graphs can be built over the very same weights.
+ */
+export function mlpWeights(sizes: readonly number[], seed: number): DenseWeights[] {
+  const rand = seededRandom(seed);
+  const layers: DenseWeights[] = [];
+  for (let layer = 0; layer + 1 < sizes.length; layer++) {
+    const fanIn = sizes[layer] as number;
+    const fanOut = sizes[layer + 1] as number;
+    // He initialisation keeps activations in range for random benchmark weights.
+    const scale = Math.sqrt(2 / fanIn);
+    const w = Float32Array.from({ length: fanIn * fanOut }, () => (rand() * 2 - 1) * scale);
+    const b = Float32Array.from({ length: fanOut }, () => (rand() * 2 - 1) * 0.1);
+    layers.push({ w, b });
+  }
+  return layers;
 }
 
 /**
@@ -164,28 +191,31 @@ export interface MlpOptions {
  * Gemm/Relu layers → `output` FP32 [batch, outputSize] (softmax probabilities by default).
  */
 export function buildMlp(opts: MlpOptions): Uint8Array {
+  return buildModel(mlpSpec(opts));
+}
+
+/** The model spec {@link buildMlp} encodes, for graphs that compose an MLP with other nodes. */
+export function mlpSpec(opts: MlpOptions): ModelSpec {
   const sizes = [opts.inputSize, ...opts.hiddenSizes, opts.outputSize];
-  const rand = seededRandom(opts.seed ?? 42);
+  const layers = opts.weights ?? mlpWeights(sizes, opts.seed ?? 42);
+  if (layers.length !== sizes.length - 1) throw new Error(`buildMlp: ${sizes.length - 1} layers of weights are needed, ${layers.length} were given`);
   const inputName = opts.inputName ?? 'input';
   const outputName = opts.outputName ?? 'output';
+  const p = opts.namePrefix ?? '';
   const nodes: NodeSpec[] = [];
   const initializers: InitializerSpec[] = [];
   let current = inputName;
   for (let layer = 0; layer + 1 < sizes.length; layer++) {
     const fanIn = sizes[layer] as number;
     const fanOut = sizes[layer + 1] as number;
-    const given = opts.weights?.[layer];
-    // He initialisation keeps activations in range for random benchmark weights.
-    const scale = Math.sqrt(2 / fanIn);
-    const w = given?.w ?? Float32Array.from({ length: fanIn * fanOut }, () => (rand() * 2 - 1) * scale);
-    const b = given?.b ?? Float32Array.from({ length: fanOut }, () => (rand() * 2 - 1) * 0.1);
-    initializers.push({ name: `W${layer}`, dims: [fanIn, fanOut], values: w }, { name: `B${layer}`, dims: [fanOut], values: b });
+    const { w, b } = layers[layer] as DenseWeights;
+    initializers.push({ name: `${p}W${layer}`, dims: [fanIn, fanOut], values: w }, { name: `${p}B${layer}`, dims: [fanOut], values: b });
     const last = layer + 2 === sizes.length;
-    const gemmOut = last ? (opts.softmax === false ? outputName : 'logits') : `h${layer}`;
-    nodes.push({ op: 'Gemm', inputs: [current, `W${layer}`, `B${layer}`], outputs: [gemmOut] });
+    const gemmOut = last ? (opts.softmax === false ? outputName : `${p}logits`) : `${p}h${layer}`;
+    nodes.push({ op: 'Gemm', inputs: [current, `${p}W${layer}`, `${p}B${layer}`], outputs: [gemmOut] });
     if (!last) {
-      nodes.push({ op: 'Relu', inputs: [gemmOut], outputs: [`a${layer}`] });
-      current = `a${layer}`;
+      nodes.push({ op: 'Relu', inputs: [gemmOut], outputs: [`${p}a${layer}`] });
+      current = `${p}a${layer}`;
     } else {
       current = gemmOut;
     }
@@ -196,13 +226,13 @@ export function buildMlp(opts: MlpOptions): Uint8Array {
     nodes.push({ op: 'ArgMax', inputs: [outputName], outputs: ['label'], attributes: { axis: 1, keepdims: 0 } });
     outputs.push({ name: 'label', datatype: 'INT64', shape: ['batch'] });
   }
-  return buildModel({
+  return {
     inputs: [{ name: inputName, datatype: 'FP32', shape: ['batch', opts.inputSize] }],
     outputs,
     nodes,
     initializers,
     graphName: 'mlp',
-  });
+  };
 }
 
 /**
