@@ -31,7 +31,7 @@ function batch(opts: CandidateFamilyOptions, rows: number, seed: number, firstFe
 }
 
 async function outputOf(s: ort.InferenceSession, input: ort.Tensor): Promise<{ data: Float32Array; dims: readonly number[] }> {
-  const out = (await s.run({ input })).output;
+  const out = (await s.run({ input }))['output'];
   if (out === undefined) throw new Error('no output');
   return { data: out.data as Float32Array, dims: out.dims };
 }
