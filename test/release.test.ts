@@ -163,6 +163,12 @@ describe('release pipeline', () => {
       expect(show.output()).toMatch(/accuracy\s+failed/);
       expect(show.output()).toContain('candidateAccuracy');
 
+      const unlabelled = join(dir, 'unlabelled.json');
+      writeFileSync(unlabelled, JSON.stringify({ input: 'input', features: [[1, 2, 3, 4]], labels: ['setosa'] }));
+      const refused = runCli(['models', 'dataset', 'iris', unlabelled, '--server', server.url]);
+      expect(await refused.exited).toBe(1);
+      expect(refused.output()).toContain("invalid dataset at 'labels.0': label 'setosa' is a class name: give 'classes'");
+
       const good = join(dir, 'good.onnx');
       writeFileSync(good, buildIrisClassifier().model);
       const ok = runCli(['release', 'iris', good, '--gates', 'signature,smoke,accuracy', '--min-accuracy', '0.9', '--wait', '--server', server.url]);

@@ -131,7 +131,7 @@ const skipped = (detail: string): GateDecision => ({ status: 'skipped', detail }
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 const msText = (x: number): string => `${x.toFixed(2)} ms`;
-const mib = (bytes: number): string => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+const size = (bytes: number): string => (bytes < 1024 ** 2 ? `${bytes} B` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`);
 
 /** Signature gate: compatible passes; incompatible fails unless the release allows a breaking change. */
 export function decideSignature(compat: SignatureCompatibility | undefined, allowBreaking: boolean): GateDecision {
@@ -249,9 +249,9 @@ export interface SizeMemoryFigures {
 /** Size-memory gate: the artifact and the replica's resident memory within their limits. */
 export function decideSizeMemory(figures: SizeMemoryFigures, options: Pick<CompiledGateOptions, 'maxArtifactBytes' | 'maxMemoryBytes'>): GateDecision {
   const problems: string[] = [];
-  if (figures.artifactBytes > options.maxArtifactBytes) problems.push(`artifact ${mib(figures.artifactBytes)} exceeds ${mib(options.maxArtifactBytes)}`);
+  if (figures.artifactBytes > options.maxArtifactBytes) problems.push(`artifact ${size(figures.artifactBytes)} exceeds ${size(options.maxArtifactBytes)}`);
   if (figures.rssBytes === undefined) problems.push("the replica's resident memory was not reported");
-  else if (figures.rssBytes > options.maxMemoryBytes) problems.push(`resident memory ${mib(figures.rssBytes)} exceeds ${mib(options.maxMemoryBytes)}`);
+  else if (figures.rssBytes > options.maxMemoryBytes) problems.push(`resident memory ${size(figures.rssBytes)} exceeds ${size(options.maxMemoryBytes)}`);
   if (problems.length > 0) return failed(problems.join('; '));
-  return passed(`artifact ${mib(figures.artifactBytes)} (limit ${mib(options.maxArtifactBytes)}), resident memory ${mib(figures.rssBytes ?? 0)} (limit ${mib(options.maxMemoryBytes)})`);
+  return passed(`artifact ${size(figures.artifactBytes)} (limit ${size(options.maxArtifactBytes)}), resident memory ${size(figures.rssBytes ?? 0)} (limit ${size(options.maxMemoryBytes)})`);
 }

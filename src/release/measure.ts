@@ -263,7 +263,8 @@ async function residentBytes(replica: Replica, timeoutMs: number): Promise<numbe
 async function sizeMemoryGate(ctx: GateContext): Promise<GateResult> {
   const candidateRss = await residentBytes(await ctx.replicas.candidate(), ctx.usageTimeoutMs);
   const productionPromise = ctx.replicas.production();
-  const productionRss = productionPromise === undefined ? undefined : await residentBytes(await productionPromise, ctx.usageTimeoutMs);
+  // Production's figure is evidence, not a criterion: a replica of it that did not start leaves it null.
+  const productionRss = productionPromise === undefined ? undefined : await productionPromise.then((r) => residentBytes(r, ctx.usageTimeoutMs), () => undefined);
   const decision = decideSizeMemory({ artifactBytes: ctx.candidate.size_bytes, rssBytes: candidateRss }, ctx.options);
   return {
     decision,

@@ -107,7 +107,11 @@ export class ReleasePipeline {
     const candidate = input.ref === undefined ? this.newestVersion(input.model) : registry.resolveRef(input.model, input.ref);
     if (input.strategy !== undefined && input.deployment === undefined) throw new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', 'a rollout strategy needs a deployment to roll out to: give --deployment');
     const baseline = this.baselineOf(candidate, input.deployment);
-    const busy = this.store.listReleases({ model: input.model }).map((r) => this.refreshed(r)).find((r) => BUSY_STATUSES.includes(r.status));
+    const busy = this.store
+      .releasesIn(BUSY_STATUSES)
+      .filter((r) => r.model === candidate.name)
+      .map((r) => this.refreshed(r))
+      .find((r) => BUSY_STATUSES.includes(r.status));
     if (busy !== undefined) {
       throw new ContinuumError('CONTINUUM_ERR_RELEASE_IN_PROGRESS', `release ${busy.id} of model '${input.model}' (version ${busy.version}) is ${busy.status}; wait for it to finish (\`continuum releases show ${busy.id}\`)`, {
         details: { release: busy.id },
