@@ -74,7 +74,10 @@ describe('release pipeline', () => {
 
   it('releases a good candidate: every gate passes and the production alias moves to it', async () => {
     const version = await push(buildIrisClassifier().model);
-    const r = await release({ version });
+    // Two identical models differ in p99 only by the test machine's scheduling noise, which other
+    // suites running beside this one can push past the default allowance; the thresholds
+    // themselves are unit-tested in src/release/gates.test.ts.
+    const r = await release({ version, gates: { latencyNoiseMs: 100 } });
     expect(r.status, r.error ?? '').toBe('released');
     expect(r.baselineVersion).toBe('1');
     expect(r.steps.map((s) => [s.name, s.status])).toEqual([
