@@ -77,6 +77,11 @@ export const ERROR_KINDS = {
   CONTINUUM_ERR_NO_REPLICA: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
   // Replicas: the request was not answered by its replica and may be retried on another.
   CONTINUUM_ERR_REPLICA_LOST: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
+  // Releases: validation gates ahead of a rollout.
+  CONTINUUM_ERR_RELEASE_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
+  CONTINUUM_ERR_RELEASE_IN_PROGRESS: { httpStatus: 409, grpcStatus: GrpcStatus.FAILED_PRECONDITION },
+  CONTINUUM_ERR_DATASET_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
+  CONTINUUM_ERR_RELEASE_POLICY_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
   // Security.
   CONTINUUM_ERR_UNAUTHENTICATED: { httpStatus: 401, grpcStatus: GrpcStatus.UNAUTHENTICATED },
   CONTINUUM_ERR_FORBIDDEN: { httpStatus: 403, grpcStatus: GrpcStatus.PERMISSION_DENIED },

@@ -10,6 +10,7 @@ import { wholeNumber } from './args.js';
 import { registerBenchCommands } from './bench.js';
 import { registerDeploymentCommands } from './deployments.js';
 import { registerModelCommands } from './models.js';
+import { registerReleaseCommands } from './releases.js';
 import { registerSimulateCommand } from './simulate.js';
 import { registerTuneCommand } from './tune.js';
 
@@ -74,6 +75,7 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerTuneCommand(program);
   registerDeploymentCommands(program);
+  registerReleaseCommands(program);
   registerSimulateCommand(program);
   registerBenchCommands(program);
   return program;

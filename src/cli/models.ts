@@ -9,6 +9,7 @@ import { parseLabelList } from '../registry/index.js';
 import type { ModelDetail, ModelSummary, ModelVersion } from '../registry/index.js';
 import { clientOf, withCommonOptions } from './client.js';
 import type { CommonOptions } from './client.js';
+import { registerModelReleaseCommands } from './releases.js';
 import { formatBytes, formatFields, formatLabels, formatTable, printResult, stdoutOutput } from './output.js';
 import type { Output } from './output.js';
 
@@ -162,4 +163,6 @@ export function registerModelCommands(program: Command, out: Output = stdoutOutp
     const what = options.version === undefined ? `model ${name}` : `version ${options.version} of ${name}`;
     printResult(out, options.json === true, { name, version: options.version ?? null, deleted: true }, () => `Deleted ${what}\n`);
   });
+
+  registerModelReleaseCommands(models, out);
 }

@@ -4,6 +4,8 @@
  */
 import { buildIrisClassifier } from '../demo/iris.js';
 import type { Registry } from '../registry/index.js';
+import { irisDataset } from '../release/index.js';
+import type { ReleasePipeline } from '../release/index.js';
 
 /** Name the demo model is registered under. */
 export const DEMO_MODEL_NAME = 'iris';
@@ -13,11 +15,15 @@ export const DEMO_REQUEST = {
   inputs: [{ name: 'input', datatype: 'FP32', shape: [2, 4], data: [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3] }],
 } as const;
 
-/** Registers the demo model unless a model of that name exists; returns whether it pushed. */
-export async function ensureDemoModel(registry: Registry): Promise<boolean> {
+/**
+ * Registers the demo model unless a model of that name exists, with the Iris data set attached for
+ * its releases' accuracy gate; returns whether it pushed.
+ */
+export async function ensureDemoModel(registry: Registry, releases: Pick<ReleasePipeline, 'attachDataset'>): Promise<boolean> {
   if (registry.listDefaults().some((m) => m.name === DEMO_MODEL_NAME)) return false;
   const { model } = buildIrisClassifier();
   await registry.pushVersion(DEMO_MODEL_NAME, model, { labels: { source: 'continuum-demo', dataset: 'iris' } });
+  releases.attachDataset(DEMO_MODEL_NAME, irisDataset());
   return true;
 }
 

@@ -12,12 +12,14 @@ import type { Logger } from 'pino';
 import { ContinuumError } from '../errors.js';
 import { deploymentsApiPlugin } from '../api/deployments.js';
 import { modelsApiPlugin } from '../api/models.js';
+import { releasesApiPlugin } from '../api/releases.js';
 import { reloadIfLoaded, tuneApiPlugin } from '../api/tune.js';
 import { compileCostModel } from '../autoscale/index.js';
 import { DeploymentController, DeploymentStore, Router } from '../deploy/index.js';
 import { compileRequestLimits, httpErrorHandler, OIP_EXTENSIONS, oipRestPlugin, startGrpcServer } from '../gateway/index.js';
 import type { GrpcServerHandle } from '../gateway/index.js';
 import { Registry } from '../registry/index.js';
+import { ReleasePipeline } from '../release/index.js';
 import { Runtime } from '../runtime/index.js';
 import { bearerToken, isLoopbackHost, TokenStore } from '../security/index.js';
 import { LocalTarget } from '../targets/index.js';
@@ -78,6 +80,22 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     runtime.loadedVersions().some((v) => v.name === name && v.version === version) ? 'it is loaded in the runtime (unload it first)' : undefined,
   );
   registry.addUseCheck((name, version) => store.usesModelVersion(name, version));
+  const releases = new ReleasePipeline({
+    registry,
+    target,
+    dataDir: options.dataDir,
+    rollouts: {
+      start: () => {
+        throw new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', 'rollouts are not available');
+      },
+      status: () => undefined,
+    },
+    deployedVersion: (name) => {
+      const spec = store.find(name)?.revision.spec;
+      return spec === undefined ? undefined : { model: spec.model, version: spec.version };
+    },
+    onPromoted: (name) => reloadIfLoaded(runtime, name),
+  });
 
   // Security baseline: on any non-loopback interface the management API needs a token; the first
   // such start creates one and prints it once.
@@ -107,8 +125,14 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     maxArtifactBytes: options.maxArtifactBytes,
     // A model's first version is loaded at once so a push gives a working endpoint; later
     // versions wait for an explicit load (or, with deployments, a rollout).
-    onVersionPushed: async (name: string) => {
+    onVersionPushed: async (name: string, version: string) => {
       if (deployments.find(name) === undefined && !runtime.modelReady(name)) await runtime.loadModel(name);
+      // A push stands whether or not its release can start (another may be running); the log says why not.
+      try {
+        releases.onVersionPushed(name, version);
+      } catch (err) {
+        log.warn({ err, model: name, version }, 'release policy: the release of the pushed version did not start');
+      }
     },
   });
   await app.register(tuneApiPlugin, {
@@ -123,10 +147,11 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     },
   });
   await app.register(deploymentsApiPlugin, { prefix: '/api/v1', controller: deployments });
+  await app.register(releasesApiPlugin, { prefix: '/api/v1', pipeline: releases });
 
   // The demo model of a first start is a deployment whose policy picks serverless or always-on
   // from the traffic it sees.
-  if (options.demo && (await ensureDemoModel(registry)) && store.find(DEMO_MODEL_NAME) === undefined) {
+  if (options.demo && (await ensureDemoModel(registry, releases)) && store.find(DEMO_MODEL_NAME) === undefined) {
     deployments.create({ model: DEMO_MODEL_NAME, policy: { policy: 'auto' } });
   }
   deployments.start();
@@ -147,6 +172,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     grpc = await startGrpcServer({ service: router, host: options.host, port: options.grpcPort, limits });
   } catch (err) {
     await app.close();
+    await releases.close();
     await deployments.close();
     await target.close();
     await runtime.close();
@@ -171,6 +197,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       await Promise.race([Promise.all([drained, app.close(), grpcHandle.close()]), timeout]);
       clearInterval(sweep);
       // Replicas drain once no front end takes requests any more.
+      await releases.close();
       await Promise.race([deployments.close(), new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs).unref())]);
       await target.close();
       await runtime.close();
