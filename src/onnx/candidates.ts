@@ -5,7 +5,7 @@
  * must not mind. Each bad version hides its fault behind a term that is zero on the values it
  * serves, so ONNX Runtime still has to compute it (its optimizer folds constants, never data).
  */
-import { buildModel, mlpSpec, OnnxElemType, seededRandom, type InitializerSpec, type MlpOptions, type ModelSpec, type NodeSpec } from './build.js';
+import { buildMlp, buildModel, mlpSpec, OnnxElemType, seededRandom, type InitializerSpec, type MlpOptions, type ModelSpec, type NodeSpec } from './build.js';
 
 /** Rows whose first input feature exceeds this make the `faulty` version fail. */
 export const FLAGGED_INPUT_THRESHOLD = 1000;
@@ -22,7 +22,7 @@ export interface CandidateFamilyOptions {
 
 /** ONNX bytes of a baseline and its candidate versions, all with the baseline's signature. */
 export interface CandidateFamily {
-  /** The baseline: an MLP ({@link mlpSpec}). */
+  /** The baseline: the MLP {@link buildMlp} builds from the options. */
   readonly good: Uint8Array;
   /** Same weights in a renamed graph: other bytes (another artifact), the same outputs. */
   readonly goodRetrained: Uint8Array;
@@ -60,7 +60,7 @@ export function buildCandidateFamily(opts: CandidateFamilyOptions): CandidateFam
   if (!Number.isInteger(slowdown) || slowdown < 2) throw new Error(`buildCandidateFamily: slowdown must be an integer of at least 2, got ${slowdown}`);
   const baseline: SeededMlp = { inputSize: opts.inputSize, hiddenSizes: opts.hiddenSizes, outputSize: opts.outputSize, seed: opts.seed };
   return {
-    good: buildModel(mlpSpec(baseline)),
+    good: buildMlp(baseline),
     goodRetrained: buildModel({ ...mlpSpec({ ...baseline, namePrefix: 'retrained_' }), graphName: 'mlp_retrained' }),
     slow: buildModel(baselinePlus(baseline, 'mlp_slow', slowTerm(baseline, slowdown))),
     faulty: buildModel(baselinePlus(baseline, 'mlp_faulty', faultTerm())),

@@ -39,7 +39,7 @@ export interface AnalysisCriteria {
   readonly maxP99Ms: number | undefined;
   /** Shadow: fail when more than this share of compared answers disagree. @default 0.01 */
   readonly maxDisagreement: number;
-  /** Shadow: two outputs agree when every element is within this absolute tolerance (or, for a classifier, the argmax matches). @default 1e-3 */
+  /** Shadow: two outputs agree when every element is within this absolute tolerance (a classifier compares its label output). @default 1e-3 */
   readonly outputTolerance: number;
 }
 
