@@ -14,6 +14,7 @@
 import { constants as h2, createServer } from 'node:http2';
 import type { Http2Server, Http2Session, IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { ContinuumError, toContinuumError } from '../errors.js';
+import { headerValue } from './headers.js';
 
 /** Bytes before every gRPC message: compressed flag and big-endian length ("Length-Prefixed-Message"). */
 export const GRPC_MESSAGE_PREFIX_BYTES = 5;
@@ -31,10 +32,17 @@ export interface ResponseMessage {
 
 /**
  * A unary method: takes the request message and returns the response message. Throws or rejects
- * with the error to send as the call's status. `deadlineMs` is the client's deadline
- * (`Date.now()` clock), when it set one.
+ * with the error to send as the call's status.
  */
-export type UnaryHandler = (message: Buffer, deadlineMs: number | undefined) => ResponseMessage | Promise<ResponseMessage>;
+export type UnaryHandler = (message: Buffer, call: CallContext) => ResponseMessage | Promise<ResponseMessage>;
+
+/** What a handler knows of its call besides the message. */
+export interface CallContext {
+  /** The client's deadline (epoch ms), from `grpc-timeout`. */
+  readonly deadlineMs: number | undefined;
+  /** A request metadata entry by lower-case name (custom metadata travels as HTTP/2 headers). */
+  readonly header: (name: string) => string | undefined;
+}
 
 const NO_TAIL: readonly Uint8Array[] = [];
 
@@ -138,7 +146,7 @@ class UnaryCall {
     private readonly stream: ServerHttp2Stream,
     private readonly handler: UnaryHandler,
     private readonly maxMessageBytes: number,
-    private readonly deadlineMs: number | undefined,
+    private readonly context: CallContext,
     timeoutMs: number | undefined,
     /** The call's `grpc-encoding`, for the refusal of a compressed message. */
     private readonly encoding: string,
@@ -199,7 +207,7 @@ class UnaryCall {
     }
     let result: ResponseMessage | Promise<ResponseMessage>;
     try {
-      result = this.handler(body.subarray(GRPC_MESSAGE_PREFIX_BYTES), this.deadlineMs);
+      result = this.handler(body.subarray(GRPC_MESSAGE_PREFIX_BYTES), this.context);
     } catch (err) {
       this.fail(err);
       return;
@@ -277,7 +285,8 @@ function onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, optio
     return;
   }
   const encoding = headers['grpc-encoding'];
-  new UnaryCall(stream, handler, options.maxMessageBytes, timeoutMs === undefined ? undefined : Date.now() + timeoutMs, timeoutMs, typeof encoding === 'string' ? encoding : 'not given');
+  const context: CallContext = { deadlineMs: timeoutMs === undefined ? undefined : Date.now() + timeoutMs, header: (name) => headerValue(headers[name]) };
+  new UnaryCall(stream, handler, options.maxMessageBytes, context, timeoutMs, typeof encoding === 'string' ? encoding : 'not given');
 }
 
 /**

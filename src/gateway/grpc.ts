@@ -124,10 +124,10 @@ function handlers(service: InferenceService, limits: CompiledRequestLimits): Map
   };
   const methods = new Map<string, UnaryHandler>();
   for (const [method, answer] of Object.entries(generatedAnswers)) methods.set(`/${SERVICE}/${method}`, viaGeneratedCodecs(method, answer));
-  methods.set(`/${SERVICE}/ModelInfer`, async (message, deadlineMs) => {
+  methods.set(`/${SERVICE}/ModelInfer`, async (message, { deadlineMs, header }) => {
     const call = decodeGrpcInferRequest(message, limits);
     // A client's gRPC deadline becomes the request's deadline, so the runtime drops work nobody waits for.
-    const response = await service.infer(call.model, call.version, call.request, deadlineMs === undefined ? undefined : { deadlineMs });
+    const response = await service.infer(call.model, call.version, call.request, deadlineMs === undefined ? { header } : { deadlineMs, header });
     return encodeGrpcInferResponse(response, GRPC_MESSAGE_PREFIX_BYTES);
   });
   return methods;

@@ -13,6 +13,7 @@ import { ContinuumError } from '../errors.js';
 import type { InferRequest } from '../oip/types.js';
 import type { InferenceService } from '../runtime/service.js';
 import { decodeBinaryInferRequest, encodeRestInferResponse, INFERENCE_HEADER_CONTENT_LENGTH } from './binary-codec.js';
+import { headerValue } from './headers.js';
 import { decodeInferRequest, parseJsonBody } from './json-codec.js';
 import type { CompiledRequestLimits } from './limits.js';
 
@@ -107,7 +108,7 @@ export const oipRestPlugin: FastifyPluginAsync<OipRestPluginOptions> = async (ap
     }));
     app.post<{ Params: ModelParams; Body: Uint8Array | undefined }>(`${prefix}/infer`, async (request, reply) => {
       const inferRequest = decodeRestInferRequest(request.headers, request.body, limits);
-      const response = await service.infer(request.params.model, request.params.version, inferRequest);
+      const response = await service.infer(request.params.model, request.params.version, inferRequest, { header: (name) => headerValue(request.headers[name]) });
       const encoded = encodeRestInferResponse(inferRequest, response);
       if (encoded.headerLength === undefined) return reply.type('application/json; charset=utf-8').send(encoded.body);
       return reply.header(INFERENCE_HEADER_CONTENT_LENGTH, encoded.headerLength).type('application/octet-stream').send(encoded.body);

@@ -72,6 +72,11 @@ export interface ModelSource {
 export interface InferOptions {
   /** Absolute deadline (ms since epoch, `Date.now()` clock); overrides the model's timeout. */
   readonly deadlineMs?: number;
+  /**
+   * The request's headers (REST) or metadata (gRPC) by lower-case name, for routing decisions such
+   * as a rollout's A/B split by header or by a hash of a request key.
+   */
+  readonly header?: (name: string) => string | undefined;
 }
 
 /** What the OIP front ends call. Every method throws {@link ContinuumError}s. */
