@@ -7,12 +7,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_REQUEST, startServer } from '../src/server/index.js';
 import type { RunningServer, ServeOptions } from '../src/server/index.js';
 import type { DeploymentStatus } from '../src/deploy/index.js';
 import { runCli } from './support/cli-process.js';
+import { api as apiAt, inferJson, until } from './support/http.js';
+import type { Answer } from './support/http.js';
 
 const servers: RunningServer[] = [];
 const dirs: string[] = [];
@@ -31,44 +32,16 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-interface Answer {
-  readonly status: number;
-  readonly retryAfter: string | undefined;
-  readonly body: { outputs?: { name: string; data: number[] }[]; error?: string; code?: string };
-}
-
 async function infer(server: RunningServer, model = 'iris'): Promise<Answer> {
-  const res = await request(`${server.url}/v2/models/${model}/infer`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(DEMO_REQUEST),
-  });
-  const body = (await res.body.json()) as Answer['body'];
-  const retry = res.headers['retry-after'];
-  return { status: res.statusCode, retryAfter: typeof retry === 'string' ? retry : undefined, body };
+  return inferJson(server.url, model, DEMO_REQUEST);
 }
 
 async function api<T>(server: RunningServer, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await request(`${server.url}/api/v1${path}`, {
-    method,
-    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, body: (text === '' ? undefined : JSON.parse(text)) as T };
+  return apiAt<T>(server.url, method, path, body);
 }
 
 async function deployment(server: RunningServer, name = 'iris'): Promise<DeploymentStatus> {
   return (await api<DeploymentStatus>(server, 'GET', `/deployments/${name}`)).body;
-}
-
-async function until<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const ready = (d: DeploymentStatus): number => d.replicas.filter((r) => r.phase === 'ready').length;

@@ -15,6 +15,8 @@ import type { Target } from '../targets/index.js';
 import type { ActivatorOptions } from './activator.js';
 import { ReplicaSet } from './replica-set.js';
 import type { ReplicaSetStatus } from './replica-set.js';
+import { DeploymentRoute } from './route.js';
+import type { TrafficRule } from './route.js';
 import type { Deployment, DeploymentEvent, DeploymentStore, Revision, RevisionSpec } from './store.js';
 
 /** Friendly input of a new deployment (API body, CLI flags). */
@@ -45,6 +47,16 @@ export interface DeploymentStatus extends ReplicaSetStatus {
   readonly name: string;
   readonly revision: Revision;
   readonly createdAt: string;
+  /** During a rollout: the candidate revision's replicas and the traffic rule between the two. */
+  readonly candidate?: CandidateStatus;
+}
+
+/** The candidate side of a deployment during a rollout. */
+export interface CandidateStatus extends ReplicaSetStatus {
+  readonly revision: Revision;
+  readonly traffic: TrafficRule;
+  /** The control's replicas (the production revision, sized like the candidate) when the rollout compares against one. */
+  readonly control?: ReplicaSetStatus;
 }
 
 /** Activator bounds: Knative's activator buffers without a fixed count; we bound both. */
@@ -73,7 +85,7 @@ function checkResources(input: Partial<ReplicaResources> | undefined, base: Repl
 
 /** Runs every deployment of a data directory; see the module comment. */
 export class DeploymentController {
-  private readonly sets = new Map<string, ReplicaSet>();
+  private readonly routes = new Map<string, DeploymentRoute>();
   private timer: NodeJS.Timeout | undefined;
   private readonly activator: ActivatorOptions;
 
@@ -89,14 +101,22 @@ export class DeploymentController {
     this.timer.unref();
   }
 
-  /** The replica set serving OIP model name `name`, when a deployment has that name. */
-  find(name: string): ReplicaSet | undefined {
-    return this.sets.get(name);
+  /** The route of the deployment serving OIP model name `name`, when a deployment has that name. */
+  find(name: string): DeploymentRoute | undefined {
+    return this.routes.get(name);
   }
 
-  /** Every deployment's replica set. */
-  all(): readonly ReplicaSet[] {
-    return [...this.sets.values()];
+  /** The route of deployment `name`; CONTINUUM_ERR_DEPLOYMENT_NOT_FOUND when there is none. */
+  route(name: string): DeploymentRoute {
+    const route = this.routes.get(name);
+    if (route !== undefined) return route;
+    this.options.store.get(name);
+    throw new ContinuumError('CONTINUUM_ERR_INTERNAL', `deployment '${name}' has no route`);
+  }
+
+  /** Every deployment's route. */
+  all(): readonly DeploymentRoute[] {
+    return [...this.routes.values()];
   }
 
   /** Creates a deployment (revision 1) and starts its replicas. */
@@ -108,19 +128,65 @@ export class DeploymentController {
     return this.status(name);
   }
 
-  /** Applies a change as a new revision; replicas follow. */
+  /** Applies a change as a new revision; replicas follow. Refused during a rollout (promote or abort it first). */
   update(name: string, change: DeploymentChange, message: string): DeploymentStatus {
-    const current = this.options.store.get(name).revision.spec;
-    const next = this.specFor(
-      current.model,
-      change.ref ?? current.modelRef,
-      change.policy ?? current.policy,
-      checkResources(change.resources, current.resources),
-      change.runtime ?? current.runtime,
-    );
+    const route = this.route(name);
+    if (route.candidate !== undefined) {
+      throw new ContinuumError('CONTINUUM_ERR_ROLLOUT_IN_PROGRESS', `deployment '${name}' is rolling out revision ${route.candidate.current.revision.revision}; promote or abort the rollout before changing it`, {
+        details: { deployment: name },
+      });
+    }
+    const next = this.changedSpec(name, change);
     const deployment = this.options.store.update(name, () => next, 'updated', message);
-    this.sets.get(name)?.update(deployment);
+    route.baseline.update(deployment);
     return this.status(name);
+  }
+
+  /**
+   * Starts a candidate revision (the current one changed by `change`) next to the production one,
+   * and with `control` a control set of the production revision to compare it with, with no
+   * traffic yet: a rollout sizes them and routes to them (see {@link DeploymentRoute}).
+   */
+  startCandidate(name: string, change: DeploymentChange, message: string, control: boolean): Revision {
+    const route = this.route(name);
+    if (route.candidate !== undefined) {
+      throw new ContinuumError('CONTINUUM_ERR_ROLLOUT_IN_PROGRESS', `deployment '${name}' is already rolling out revision ${route.candidate.current.revision.revision}`, { details: { deployment: name } });
+    }
+    const revision = this.options.store.addRevision(name, this.changedSpec(name, change), 'candidate', message);
+    this.attach(route, revision, control);
+    return revision;
+  }
+
+  /** Starts the replicas of an existing candidate revision (and its control) again: a rollout resumed after a restart. */
+  resumeCandidate(name: string, revision: number, control: boolean): void {
+    const route = this.route(name);
+    if (route.candidate?.current.revision.revision === revision) return;
+    this.attach(route, this.options.store.revision(name, revision), control);
+  }
+
+  /**
+   * The candidate becomes the deployment's current revision and takes all traffic at once; the
+   * former production replicas finish what they hold, then stop.
+   */
+  async promoteCandidate(name: string, message: string): Promise<void> {
+    const route = this.route(name);
+    const candidate = route.candidate;
+    if (candidate === undefined) throw new ContinuumError('CONTINUUM_ERR_INTERNAL', `deployment '${name}' has no candidate to promote`);
+    const deployment = this.options.store.setCurrentRevision(name, candidate.current.revision.revision, 'promoted', message);
+    candidate.update(deployment);
+    candidate.setFloor(0);
+    await Promise.all(route.promoteCandidate().map((s) => s.drainAndClose()));
+  }
+
+  /** Sends every request to the production revision again; the candidate's replicas finish what they hold, then stop. */
+  async dropCandidate(name: string, type: string, message: string): Promise<void> {
+    const route = this.route(name);
+    const revision = route.candidate?.current.revision.revision;
+    const retired = route.detachCandidate();
+    if (revision === undefined) return;
+    route.baseline.setFloor(0);
+    this.options.store.recordEvent(name, type, message, { revision });
+    await Promise.all(retired.map((s) => s.drainAndClose()));
   }
 
   /** Sets the replica bounds (`replicas` sets both), keeping the policy and its other parameters. */
@@ -136,7 +202,7 @@ export class DeploymentController {
    */
   restartModel(model: string): boolean {
     let any = false;
-    for (const set of this.sets.values()) {
+    for (const set of this.all().flatMap((r) => r.sets())) {
       if (set.current.revision.spec.model !== model) continue;
       set.restart(`restarting replicas: runtime options of model '${model}' changed`);
       any = true;
@@ -147,27 +213,26 @@ export class DeploymentController {
   /** Stops a deployment's replicas (draining them) and deletes it. */
   async delete(name: string): Promise<void> {
     this.options.store.get(name);
-    const set = this.sets.get(name);
-    this.sets.delete(name);
+    const route = this.routes.get(name);
+    this.routes.delete(name);
     this.options.store.delete(name);
-    await set?.close();
+    await Promise.all((route?.sets() ?? []).map((s) => s.close()));
   }
 
   /** A deployment with its live state (its replica set holds the current revision and compiled policy). */
   status(name: string): DeploymentStatus {
-    const set = this.sets.get(name);
-    if (set === undefined) {
-      // An unknown name gets the store's CONTINUUM_ERR_DEPLOYMENT_NOT_FOUND.
-      this.options.store.get(name);
-      throw new ContinuumError('CONTINUUM_ERR_INTERNAL', `deployment '${name}' has no replica set`);
-    }
-    const { name: deploymentName, revision, createdAt } = set.current;
-    return { name: deploymentName, revision, createdAt, ...set.status() };
+    const route = this.route(name);
+    const { name: deploymentName, revision, createdAt } = route.baseline.current;
+    const candidate = route.candidate;
+    const base = { name: deploymentName, revision, createdAt, ...route.baseline.status() };
+    if (candidate === undefined) return base;
+    const control = route.control?.status();
+    return { ...base, candidate: { revision: candidate.current.revision, traffic: route.traffic, ...candidate.status(), ...(control === undefined ? {} : { control }) } };
   }
 
   /** Every deployment with its live state. */
   list(): DeploymentStatus[] {
-    return this.options.store.list().flatMap((d) => (this.sets.has(d.name) ? [this.status(d.name)] : []));
+    return this.options.store.list().flatMap((d) => (this.routes.has(d.name) ? [this.status(d.name)] : []));
   }
 
   /** Revisions of a deployment, oldest first. */
@@ -184,20 +249,28 @@ export class DeploymentController {
   /** Stops the loop and every replica (draining). */
   async close(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
-    const sets = [...this.sets.values()];
-    this.sets.clear();
+    const sets = this.all().flatMap((r) => r.sets());
+    this.routes.clear();
     await Promise.all(sets.map((s) => s.close()));
   }
 
   private tickAll(): void {
-    for (const [name, set] of this.sets) {
-      try {
-        set.tick();
-      } catch (err) {
-        this.options.logError(err, `autoscaler tick of deployment '${name}' failed`);
+    for (const [name, route] of this.routes) {
+      for (const set of route.sets()) {
+        try {
+          set.tick();
+        } catch (err) {
+          this.options.logError(err, `autoscaler tick of deployment '${name}' failed`);
+        }
+        set.refreshStatistics().catch((err: unknown) => this.options.logError(err, `statistics of deployment '${name}' failed`));
       }
-      set.refreshStatistics().catch((err: unknown) => this.options.logError(err, `statistics of deployment '${name}' failed`));
     }
+  }
+
+  /** The current revision's spec with `change` applied, validated. */
+  private changedSpec(name: string, change: DeploymentChange): RevisionSpec {
+    const current = this.options.store.get(name).revision.spec;
+    return this.specFor(current.model, change.ref ?? current.modelRef, change.policy ?? current.policy, checkResources(change.resources, current.resources), change.runtime ?? current.runtime);
   }
 
   private specFor(model: string, ref: string, policy: Readonly<Record<string, unknown>>, resources: ReplicaResources, runtime: Readonly<Record<string, unknown>>): RevisionSpec {
@@ -209,22 +282,37 @@ export class DeploymentController {
   }
 
   private launch(deployment: Deployment): void {
+    const set = this.replicaSet(deployment, undefined);
+    this.routes.set(deployment.name, new DeploymentRoute(set, this.options.logError));
+    this.options.target.prepare();
+    set.start();
+  }
+
+  /** Starts a candidate revision's replica set (and a control's) on a route (no traffic until a rule says so). */
+  private attach(route: DeploymentRoute, revision: Revision, control: boolean): void {
+    const set = this.replicaSet({ ...route.baseline.current, revision }, 'candidate');
+    const controlSet = control ? this.replicaSet(route.baseline.current, 'control') : undefined;
+    route.attachCandidate(set, controlSet);
+    set.start();
+    controlSet?.start();
+  }
+
+  /** A replica set for `deployment`; a candidate's and a control's events say whose they are. */
+  private replicaSet(deployment: Deployment, track: 'candidate' | 'control' | undefined): ReplicaSet {
     const { store, registry, target, costModel, logError } = this.options;
     const name = deployment.name;
-    const set = new ReplicaSet(deployment, {
+    const tag = track === undefined ? {} : { track, revision: deployment.revision.revision };
+    return new ReplicaSet(deployment, {
       target,
       resolveModel: (model, version) => registry.resolve(model, version),
       costModel,
       activator: this.activator,
       recordEvent: (type, message, data) => {
         // A deployment deleted while a replica still reports in has no events to keep.
-        if (store.find(name) !== undefined) store.recordEvent(name, type, message, data);
+        if (store.find(name) !== undefined) store.recordEvent(name, type, track === undefined ? message : `${track}: ${message}`, { ...data, ...tag });
       },
       logError,
       nowMs: Date.now,
     });
-    this.sets.set(name, set);
-    target.prepare();
-    set.start();
   }
 }

@@ -108,6 +108,10 @@ export class ReplicaSet {
   /** When the deployment last had no replica and a request came: the start of a cold start. */
   private coldSince: number | undefined;
   private closed = false;
+  /** Replicas kept at least, whatever the policy says (a rollout holds a candidate's or a retained baseline's size). */
+  private floor = 0;
+  /** Resolves `drained` once no request is in the system; set while draining. */
+  private onIdle: (() => void) | undefined;
   /** The replicas' statistics as the last refresh summed them. */
   private cachedStatistics: readonly ModelStatistics[] = [];
 
@@ -144,7 +148,7 @@ export class ReplicaSet {
     const policy = compilePolicy(deployment.revision.spec.policy);
     if (policy.policy !== this.policy.policy) this.policyState = initialPolicyState(policy);
     this.policy = policy;
-    this.desired = Math.min(policy.maxReplicas, Math.max(policy.minReplicas, this.desired));
+    this.desired = Math.max(this.floor, Math.min(policy.maxReplicas, Math.max(policy.minReplicas, this.desired)));
     if (!sameWorkload(previous, deployment)) this.restart(`replacing replicas of revision ${previous.revision.revision} by revision ${deployment.revision.revision}`);
     else this.reconcile();
   }
@@ -167,7 +171,44 @@ export class ReplicaSet {
     } finally {
       const doneMs = this.context.nowMs();
       this.meter.complete(doneMs, doneMs - arrivedMs, doneMs - arrivedMs - waited.ms);
+      if (this.meter.current === 0) this.onIdle?.();
     }
+  }
+
+  /** Ready replicas of the current generation. */
+  get readyReplicas(): number {
+    return this.count('ready');
+  }
+
+  /** The replica count the policy (and the floor) asks for now. */
+  get desiredReplicas(): number {
+    return this.desired;
+  }
+
+  /**
+   * Keeps at least `replicas` (0 lifts the floor): a rollout sizes a candidate before it shifts
+   * traffic to it, and keeps a blue-green baseline warm for an instant rollback.
+   */
+  setFloor(replicas: number): void {
+    this.floor = replicas;
+    this.desired = Math.max(this.desired, replicas);
+    this.reconcile();
+  }
+
+  /**
+   * Removes the set without failing anything: the caller has stopped routing to it; requests it
+   * still holds (in flight on replicas or waiting in the activator) finish, then its replicas drain
+   * and stop. Bounded by the activator's wait so a stuck request cannot hold it forever.
+   */
+  async drainAndClose(): Promise<void> {
+    if (this.meter.current > 0) {
+      const idle = new Promise<void>((resolve) => {
+        this.onIdle = resolve;
+      });
+      const bound = new Promise<void>((resolve) => setTimeout(resolve, this.context.activator.maxWaitMs + 5000).unref());
+      await Promise.race([idle, bound]);
+    }
+    await this.close();
   }
 
   /** One autoscaler tick: observe, decide (pure policy), record, reconcile, account cost. */
@@ -202,7 +243,7 @@ export class ReplicaSet {
         inputs: decision.inputs,
       });
     }
-    this.desired = decision.desiredReplicas;
+    this.desired = Math.max(decision.desiredReplicas, this.floor);
     this.ledger = accrueCost(this.context.costModel, this.deployment.revision.spec.resources, this.ledger, {
       mode: this.mode(),
       replicas: this.members.size + [...this.starting.values()].reduce((a, b) => a + b, 0),

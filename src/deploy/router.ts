@@ -10,7 +10,8 @@ import type { Registry } from '../registry/index.js';
 import { ONNX_PLATFORM } from '../runtime/index.js';
 import type { InferenceService, InferOptions } from '../runtime/index.js';
 import type { DeploymentController } from './controller.js';
-import type { ReplicaSet } from './replica-set.js';
+import type { RevisionSpec } from './store.js';
+import type { DeploymentRoute } from './route.js';
 
 /** Routes OIP calls to deployments or the in-process runtime; see the module comment. */
 export class Router implements InferenceService {
@@ -33,40 +34,40 @@ export class Router implements InferenceService {
   }
 
   modelMetadata(name: string, version?: string): ModelMetadata {
-    const set = this.controller.find(name);
-    if (set === undefined) return this.runtime.modelMetadata(name, version);
-    const spec = this.checkVersion(set, version);
+    const route = this.controller.find(name);
+    if (route === undefined) return this.runtime.modelMetadata(name, version);
+    const spec = this.spec(route, version);
     const { signature } = this.registry.resolve(spec.model, spec.version);
-    return { name, versions: [spec.version], platform: ONNX_PLATFORM, inputs: signature.inputs, outputs: signature.outputs };
+    return { name, versions: [...route.versions()], platform: ONNX_PLATFORM, inputs: signature.inputs, outputs: signature.outputs };
   }
 
   /** A deployment is ready while it exists: scaled to zero, it activates on the first request (as Knative reports a scaled-to-zero revision Ready). */
   modelReady(name: string, version?: string): boolean {
-    const set = this.controller.find(name);
-    if (set === undefined) return this.runtime.modelReady(name, version);
-    this.checkVersion(set, version);
-    return set.isReady();
+    const route = this.controller.find(name);
+    if (route === undefined) return this.runtime.modelReady(name, version);
+    this.spec(route, version);
+    return route.baseline.isReady();
   }
 
   infer(name: string, version: string | undefined, request: InferRequest, options?: InferOptions): Promise<InferResponse> {
-    const set = this.controller.find(name);
-    if (set === undefined) return this.runtime.infer(name, version, request, options);
-    this.checkVersion(set, version);
-    return set.infer(request, options);
+    const route = this.controller.find(name);
+    if (route === undefined) return this.runtime.infer(name, version, request, options);
+    return route.infer(version, request, options);
   }
 
   statistics(name?: string, version?: string): readonly ModelStatistics[] {
     if (name !== undefined) {
-      const set = this.controller.find(name);
-      if (set === undefined) return this.runtime.statistics(name, version);
-      this.checkVersion(set, version);
-      return set.statistics();
+      const route = this.controller.find(name);
+      if (route === undefined) return this.runtime.statistics(name, version);
+      const spec = this.spec(route, version);
+      return route.statistics().filter((s) => version === undefined || s.version === spec.version);
     }
-    return [...this.runtime.statistics(), ...this.controller.all().flatMap((s) => s.statistics())];
+    return [...this.runtime.statistics(), ...this.controller.all().flatMap((r) => r.statistics())];
   }
 
   repositoryIndex(): readonly RepositoryEntry[] {
-    const deployments = this.controller.all().map((s): RepositoryEntry => {
+    const deployments = this.controller.all().map((route): RepositoryEntry => {
+      const s = route.baseline;
       const status = s.status();
       const ready = status.replicas.some((r) => r.phase === 'ready');
       return {
@@ -94,14 +95,8 @@ export class Router implements InferenceService {
     return new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', `'${name}' is a deployment; its replicas follow the deployment (use \`continuum deployments scale\` or delete it)`);
   }
 
-  /** The deployment's revision spec when `version` is absent or the version it serves. */
-  private checkVersion(set: ReplicaSet, version: string | undefined): ReplicaSet['current']['revision']['spec'] {
-    const spec = set.current.revision.spec;
-    if (version !== undefined && version !== spec.version) {
-      throw new ContinuumError('CONTINUUM_ERR_VERSION_NOT_FOUND', `deployment '${set.current.name}' serves version ${spec.version}, not ${version}`, {
-        details: { name: set.current.name, version },
-      });
-    }
-    return spec;
+  /** The revision spec serving `version` (production's when absent); CONTINUUM_ERR_VERSION_NOT_FOUND when neither track serves it. */
+  private spec(route: DeploymentRoute, version: string | undefined): RevisionSpec {
+    return route.setFor(version).current.revision.spec;
   }
 }

@@ -178,10 +178,46 @@ export class DeploymentStore {
     const now = new Date().toISOString();
     this.db.transaction(() => {
       const current = this.get(name).revision;
-      const next = current.revision + 1;
+      const next = this.nextRevision(name);
       this.insertRevision(name, next, change(current.spec), now);
       this.db.prepare('UPDATE deployments SET current_revision = ? WHERE name = ?').run(next, name);
       this.insertEvent(name, now, type, `revision ${next}: ${message}`, { revision: next });
+    })();
+    return this.get(name);
+  }
+
+  /**
+   * Records a revision that is not (yet) current: a rollout's candidate. It becomes current with
+   * {@link setCurrentRevision} when the rollout promotes it, or stays in the history.
+   */
+  addRevision(name: string, spec: RevisionSpec, type: string, message: string): Revision {
+    const now = new Date().toISOString();
+    let next = 0;
+    this.db.transaction(() => {
+      this.get(name);
+      next = this.nextRevision(name);
+      this.insertRevision(name, next, spec, now);
+      this.insertEvent(name, now, type, `revision ${next}: ${message}`, { revision: next });
+    })();
+    return this.revision(name, next);
+  }
+
+  /** Revision `revision` of a deployment; CONTINUUM_ERR_NOT_FOUND when it has none of that number. */
+  revision(name: string, revision: number): Revision {
+    const row = this.db.prepare('SELECT deployment, revision, spec, created_at FROM deployment_revisions WHERE deployment = ? AND revision = ?').get(name, revision) as
+      | RevisionRow
+      | undefined;
+    if (row === undefined) throw new ContinuumError('CONTINUUM_ERR_NOT_FOUND', `deployment '${name}' has no revision ${revision}`, { details: { deployment: name, revision } });
+    return revisionOf(row);
+  }
+
+  /** Makes an existing revision the current one (a rollout's promotion); records an event of `type`. */
+  setCurrentRevision(name: string, revision: number, type: string, message: string): Deployment {
+    const now = new Date().toISOString();
+    this.db.transaction(() => {
+      this.revision(name, revision);
+      this.db.prepare('UPDATE deployments SET current_revision = ? WHERE name = ?').run(revision, name);
+      this.insertEvent(name, now, type, `revision ${revision}: ${message}`, { revision });
     })();
     return this.get(name);
   }
@@ -221,6 +257,11 @@ export class DeploymentStore {
       .prepare('SELECT deployment, revision, spec, created_at FROM deployment_revisions WHERE deployment = ? AND revision = ?')
       .get(row.name, row.current_revision) as RevisionRow;
     return { name: row.name, revision: revisionOf(rev), createdAt: row.created_at };
+  }
+
+  /** The number after the newest revision (after a rolled-back rollout that is the candidate's, not the current one's). */
+  private nextRevision(name: string): number {
+    return (this.db.prepare('SELECT MAX(revision) AS last FROM deployment_revisions WHERE deployment = ?').get(name) as { last: number }).last + 1;
   }
 
   private insertRevision(name: string, revision: number, spec: RevisionSpec, now: string): void {
