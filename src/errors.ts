@@ -75,6 +75,11 @@ export const ERROR_KINDS = {
   CONTINUUM_ERR_DEPLOYMENT_EXISTS: { httpStatus: 409, grpcStatus: GrpcStatus.ALREADY_EXISTS },
   CONTINUUM_ERR_ACTIVATOR_FULL: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
   CONTINUUM_ERR_NO_REPLICA: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
+  // Rollouts.
+  CONTINUUM_ERR_ROLLOUT_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
+  CONTINUUM_ERR_ROLLOUT_IN_PROGRESS: { httpStatus: 409, grpcStatus: GrpcStatus.FAILED_PRECONDITION },
+  CONTINUUM_ERR_ROLLOUT_FINISHED: { httpStatus: 409, grpcStatus: GrpcStatus.FAILED_PRECONDITION },
+  CONTINUUM_ERR_INVALID_ROLLOUT: { httpStatus: 400, grpcStatus: GrpcStatus.INVALID_ARGUMENT },
   // Replicas: the request was not answered by its replica and may be retried on another.
   CONTINUUM_ERR_REPLICA_LOST: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
   // Releases: validation gates ahead of a rollout.

@@ -124,12 +124,14 @@ describe('release pipeline', () => {
     expect(await production()).toBe(before);
   });
 
-  it('fails a release to a deployment while no rollout controller is wired, after the gates passed', async () => {
+  it('hands a release to a deployment to a rollout after the gates pass, and is released when the rollout promotes it', async () => {
     const version = await push(buildIrisClassifier().model);
-    const r = await release({ version, deployment: 'iris', strategy: { strategy: 'canary', steps: [10, 100] }, gates: { run: ['signature', 'smoke'] } });
-    expect(r.status).toBe('failed');
+    const r = await release({ version, deployment: 'iris', strategy: { strategy: 'blue-green', retentionMs: 500, analysisIntervalMs: 200 }, gates: { run: ['signature', 'smoke'] } });
     expect(r.steps.filter((s) => s.status === 'passed').map((s) => s.name)).toEqual(['signature', 'smoke']);
-    expect(r.error).toContain('rollouts are not available');
+    expect(r.status).toBe('released');
+    expect(r.rolloutId).not.toBeNull();
+    const d = await api<{ revision: { spec: { version: string } } }>('GET', '/deployments/iris');
+    expect(d.body.revision.spec.version).toBe(version);
   });
 
   it('starts a release on push when the model has a release policy', async () => {

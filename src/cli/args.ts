@@ -38,3 +38,13 @@ export function numberList(integers: boolean): (value: string) => number[] {
 export function collect(value: string, previous: readonly string[] = []): string[] {
   return [...previous, value];
 }
+
+/** Units of {@link durationMs}, in milliseconds. */
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A duration such as `500ms`, `30s`, `5m`, `1h` (a bare number is seconds), in whole milliseconds. */
+export function durationMs(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (match === null) throw new InvalidArgumentError('expected a duration such as 500ms, 30s, 5m or 1h');
+  return Math.round(Number(match[1]) * (DURATION_UNITS[match[2] ?? 's'] as number));
+}

@@ -11,6 +11,7 @@ import { registerBenchCommands } from './bench.js';
 import { registerDeploymentCommands } from './deployments.js';
 import { registerModelCommands } from './models.js';
 import { registerReleaseCommands } from './releases.js';
+import { registerRolloutCommands } from './rollouts.js';
 import { registerSimulateCommand } from './simulate.js';
 import { registerTuneCommand } from './tune.js';
 
@@ -76,6 +77,7 @@ export function buildProgram(): Command {
   registerTuneCommand(program);
   registerDeploymentCommands(program);
   registerReleaseCommands(program);
+  registerRolloutCommands(program);
   registerSimulateCommand(program);
   registerBenchCommands(program);
   return program;

@@ -11,11 +11,13 @@ import { ContinuumError } from '../errors.js';
 import type { ModelVersion } from '../registry/index.js';
 import { FINAL_RELEASE_STATUSES, GATE_NAMES } from '../release/index.js';
 import type { DatasetSummary, GateName, Release, ReleasePolicy } from '../release/index.js';
-import { nonNegativeInt, numberList, positiveNumber } from './args.js';
+import { nonNegativeInt, positiveNumber } from './args.js';
 import { clientOf, withCommonOptions } from './client.js';
 import type { ApiClient, CommonOptions } from './client.js';
 import { formatFields, formatTable, printResult, stdoutOutput } from './output.js';
 import type { Output } from './output.js';
+import { rolloutOf, withRolloutOptions } from './rollout-flags.js';
+import type { RolloutFlags } from './rollout-flags.js';
 
 const segment = encodeURIComponent;
 
@@ -24,15 +26,6 @@ const WAIT_POLL_MS = 500;
 
 /** Statuses after which `release --wait` exits non-zero. */
 const UNSUCCESSFUL: readonly string[] = ['failed', 'rolled-back', 'aborted'];
-
-const DURATION_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** A duration such as `500ms`, `30s`, `5m`, `1h` (a bare number is milliseconds), in ms. */
-export function parseDuration(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (m === null) throw new InvalidArgumentError('expected a duration such as 500ms, 30s, 5m or 1h');
-  return Math.round(Number(m[1]) * (DURATION_UNITS_MS[m[2] ?? 'ms'] ?? 1));
-}
 
 function fraction(value: string): number {
   const n = Number(value);
@@ -48,11 +41,8 @@ function gateList(value: string): GateName[] {
 }
 
 /** The flags `release` and `models release-policy` share. */
-interface ReleaseFlags extends CommonOptions {
+interface ReleaseFlags extends CommonOptions, RolloutFlags {
   readonly deployment?: string;
-  readonly strategy?: string;
-  readonly steps?: number[];
-  readonly bake?: number;
   readonly gates?: GateName[];
   readonly minAccuracy?: number;
   readonly maxAccuracyDrop?: number;
@@ -63,11 +53,8 @@ interface ReleaseFlags extends CommonOptions {
 
 function withReleaseOptions(command: Command): Command {
   return withCommonOptions(
-    command
+    withRolloutOptions(command)
       .option('--deployment <name>', 'roll out to this deployment after the gates (default: move the production alias)')
-      .option('--strategy <strategy>', 'rollout strategy: canary|blue-green|shadow|ab')
-      .option('--steps <percents>', 'canary traffic steps, e.g. 5,25,50,100', numberList(false))
-      .option('--bake <duration>', 'time at each step before the analysis decides, e.g. 30s', parseDuration)
       .option('--gates <names>', `gates to run (default all): ${GATE_NAMES.join(',')}`, gateList)
       .option('--min-accuracy <fraction>', 'accuracy gate: lowest top-1 accuracy on the dataset, e.g. 0.9', fraction)
       .option('--max-accuracy-drop <fraction>', "accuracy gate: largest drop below production's accuracy, e.g. 0.02", fraction)
@@ -79,11 +66,7 @@ function withReleaseOptions(command: Command): Command {
 
 /** The API body the flags describe (deployment, strategy input, gate options). */
 function releaseBody(flags: ReleaseFlags): Record<string, unknown> {
-  const strategy = {
-    ...(flags.strategy === undefined ? {} : { strategy: flags.strategy }),
-    ...(flags.steps === undefined ? {} : { steps: flags.steps }),
-    ...(flags.bake === undefined ? {} : { bakeMs: flags.bake }),
-  };
+  const strategy = rolloutOf(flags);
   const gates = {
     ...(flags.gates === undefined ? {} : { run: flags.gates }),
     ...(flags.minAccuracy === undefined ? {} : { minAccuracy: flags.minAccuracy }),

@@ -12,6 +12,7 @@ export const DEFAULT_CRITERIA: AnalysisCriteria = {
   alpha: 0.05,
   minRequests: 50,
   maxLatencyRatio: 1.25,
+  minLatencyIncreaseMs: 1,
   maxErrorRateIncrease: 0.01,
   maxErrorRate: 0.05,
   maxP99Ms: undefined,
@@ -230,10 +231,16 @@ function latencyCheck(criteria: AnalysisCriteria, baseline: TrackSample, candida
   const medians = `candidate median ${ms(candidateMedianMs)} is ×${medianRatio.toFixed(2)} the baseline's ${ms(baselineMedianMs)}`;
   const significant = test.pGreater < criteria.alpha;
   const sig = `Mann-Whitney p = ${pValue(test.pGreater)}`;
-  if (significant && medianRatio > criteria.maxLatencyRatio) {
-    return check('latency', 'fail', `The ${medians}, above ×${criteria.maxLatencyRatio}, and significantly slower (${sig}).`, figures);
+  const increaseMs = candidateMedianMs - baselineMedianMs;
+  const material = increaseMs > criteria.minLatencyIncreaseMs;
+  if (significant && medianRatio > criteria.maxLatencyRatio && material) {
+    return check('latency', 'fail', `The ${medians}, above ×${criteria.maxLatencyRatio} and ${ms(criteria.minLatencyIncreaseMs)} more, and significantly slower (${sig}).`, figures);
   }
-  const why = significant ? `within ×${criteria.maxLatencyRatio} though significantly slower (${sig})` : `not significantly slower (${sig}, alpha ${criteria.alpha})`;
+  const why = !significant
+    ? `not significantly slower (${sig}, alpha ${criteria.alpha})`
+    : medianRatio <= criteria.maxLatencyRatio
+      ? `within ×${criteria.maxLatencyRatio} though significantly slower (${sig})`
+      : `only ${ms(increaseMs)} more, within the ${ms(criteria.minLatencyIncreaseMs)} that matters, though significantly slower (${sig})`;
   return check('latency', 'pass', `The ${medians}: ${why}.`, figures);
 }
 

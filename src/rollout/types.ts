@@ -31,6 +31,12 @@ export interface AnalysisCriteria {
    * more than this factor of the baseline's (the effect size a user cares about). @default 1.25
    */
   readonly maxLatencyRatio: number;
+  /**
+   * Latency: ... and its median is more than this many ms above the baseline's. A sub-millisecond
+   * difference between two sides of a loopback call is scheduling noise on a busy host, not a
+   * regression worth a rollback. @default 1
+   */
+  readonly minLatencyIncreaseMs: number;
   /** Errors: fail when the candidate's error rate is significantly higher (two-proportion z-test) by more than this many points. @default 0.01 */
   readonly maxErrorRateIncrease: number;
   /** Absolute SLO on the candidate's error rate (0..1); undefined: none. @default 0.05 */

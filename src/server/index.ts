@@ -11,11 +11,13 @@ import pino from 'pino';
 import type { Logger } from 'pino';
 import { ContinuumError } from '../errors.js';
 import { deploymentsApiPlugin } from '../api/deployments.js';
+import { rolloutsApiPlugin } from '../api/rollouts.js';
 import { modelsApiPlugin } from '../api/models.js';
 import { releasesApiPlugin } from '../api/releases.js';
 import { reloadIfLoaded, tuneApiPlugin } from '../api/tune.js';
 import { compileCostModel } from '../autoscale/index.js';
 import { DeploymentController, DeploymentStore, Router } from '../deploy/index.js';
+import { RolloutController, RolloutStore } from '../rollout/index.js';
 import { compileRequestLimits, httpErrorHandler, OIP_EXTENSIONS, oipRestPlugin, startGrpcServer } from '../gateway/index.js';
 import type { GrpcServerHandle } from '../gateway/index.js';
 import { Registry } from '../registry/index.js';
@@ -46,6 +48,7 @@ export interface RunningServer {
   /** The in-process runtime: serves registry models that no deployment names. */
   readonly runtime: Runtime;
   readonly deployments: DeploymentController;
+  readonly rollouts: RolloutController;
   readonly app: FastifyInstance;
   /** A management token created at this start (non-loopback first start only); shown once. */
   readonly newToken: string | undefined;
@@ -63,6 +66,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
 
   const registry = Registry.open(options.dataDir);
   const store = DeploymentStore.open(options.dataDir);
+  const rolloutStore = RolloutStore.open(options.dataDir);
   const runtime = new Runtime({ source: registry, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, extensions: OIP_EXTENSIONS });
   // The warm pool boots with the first deployment: an idle server with none keeps no spare process.
   const target = new LocalTarget({ warmPoolSize: options.warmPoolSize, warmPoolOnStart: false });
@@ -75,6 +79,14 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     activator: { maxBuffered: options.activatorMaxBuffered, maxWaitMs: options.activatorMaxWaitMs, retryAfterS: 1 },
     logError: (err, message) => log.error({ err }, message),
   });
+  const rollouts = new RolloutController({
+    deployments,
+    store: rolloutStore,
+    recordEvent: (deployment, type, message, data) => {
+      if (store.find(deployment) !== undefined) store.recordEvent(deployment, type, message, data);
+    },
+    logError: (err, message) => log.error({ err }, message),
+  });
   const router = new Router(runtime, deployments, registry);
   registry.addUseCheck((name, version) =>
     runtime.loadedVersions().some((v) => v.name === name && v.version === version) ? 'it is loaded in the runtime (unload it first)' : undefined,
@@ -85,10 +97,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     target,
     dataDir: options.dataDir,
     rollouts: {
-      start: () => {
-        throw new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', 'rollouts are not available');
-      },
-      status: () => undefined,
+      start: (input) => rollouts.create(input),
+      status: (id) => rollouts.status(id),
     },
     deployedVersion: (name) => {
       const spec = store.find(name)?.revision.spec;
@@ -148,6 +158,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   });
   await app.register(deploymentsApiPlugin, { prefix: '/api/v1', controller: deployments });
   await app.register(releasesApiPlugin, { prefix: '/api/v1', pipeline: releases });
+  await app.register(rolloutsApiPlugin, { prefix: '/api/v1', rollouts });
 
   // The demo model of a first start is a deployment whose policy picks serverless or always-on
   // from the traffic it sees.
@@ -155,6 +166,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     deployments.create({ model: DEMO_MODEL_NAME, policy: { policy: 'auto' } });
   }
   deployments.start();
+  rollouts.start();
   // Like Triton's default model control mode: every registry model no deployment serves is loaded
   // in-process at start.
   for (const { name } of registry.listDefaults()) {
@@ -173,9 +185,11 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   } catch (err) {
     await app.close();
     await releases.close();
+    rollouts.close();
     await deployments.close();
     await target.close();
     await runtime.close();
+    rolloutStore.close();
     store.close();
     registry.close();
     throw err;
@@ -196,11 +210,13 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       const timeout = new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs).unref());
       await Promise.race([Promise.all([drained, app.close(), grpcHandle.close()]), timeout]);
       clearInterval(sweep);
-      // Replicas drain once no front end takes requests any more.
       await releases.close();
+      // Rollouts stop where they are (the next start resumes them); replicas drain once no front end takes requests any more.
+      rollouts.close();
       await Promise.race([deployments.close(), new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs).unref())]);
       await target.close();
       await runtime.close();
+      rolloutStore.close();
       store.close();
       registry.close();
     })();
@@ -214,6 +230,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     registry,
     runtime,
     deployments,
+    rollouts,
     app,
     newToken,
     authRequired,
