@@ -310,7 +310,7 @@ export class DeploymentRoute {
     }
   }
 
-  /** Sends a copy to the candidate, measures it like a served request, compares its answer with the baseline's and discards it. */
+  /** Sends a copy to the candidate (and the control), measures it like a served request, compares its answer with the baseline's and discards it. */
   private mirror(candidate: ReplicaSet, baselineAnswer: Promise<InferResponse>, request: InferRequest, options: InferOptions, tolerance: number): void {
     if (this.mirrorsInFlight >= MAX_MIRRORS_IN_FLIGHT) {
       this.mirrorsSkipped += 1;
@@ -318,7 +318,9 @@ export class DeploymentRoute {
     }
     this.mirrorsInFlight += 1;
     const shadow = this.serve('candidate', candidate, request, options);
-    Promise.allSettled([baselineAnswer, shadow])
+    // The control gets the same copy, so the candidate's latency is compared at the same load.
+    const control = this.controlSet === undefined ? undefined : this.serve('control', this.controlSet, request, options).catch(() => undefined);
+    Promise.allSettled([baselineAnswer, shadow, control])
       .then(([base, cand]) => {
         if (base.status === 'fulfilled' && cand.status === 'fulfilled') this.recorders.candidate.comparison(answersAgree(base.value, cand.value, tolerance));
       })

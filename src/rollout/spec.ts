@@ -94,9 +94,10 @@ export interface RolloutStep {
   /** Whether the analysis compares with the baseline (false after a switch: the baseline has no traffic). */
   readonly compare: boolean;
   /**
-   * Whether a control — production replicas sized like the candidate and given the same share —
-   * is what the candidate is compared with (canary and A/B steps up to half the traffic), so both
-   * sides see the same load per replica; otherwise production itself is.
+   * Whether a control — production replicas sized like the candidate and given the same share (or,
+   * in a shadow step, the same mirrored copies) — is what the candidate is compared with (canary
+   * and A/B steps up to half the traffic, shadow), so both sides see the same load per replica;
+   * otherwise production itself is.
    */
   readonly control: boolean;
   /** Keep the baseline at its size while this step runs (blue-green's retention). */
@@ -181,7 +182,8 @@ export function compileRollout(input: unknown): CompiledRollout {
       break;
     case 'shadow': {
       const share = bps(r.mirrorPercent ?? 100);
-      steps = [{ ...analysed, rule: { kind: 'mirror', shareBps: share, tolerance: criteria.outputTolerance }, candidateBps: share }];
+      // Mirrored copies go to a control as well, so latency is compared at the same load.
+      steps = [{ ...analysed, control: true, rule: { kind: 'mirror', shareBps: share, tolerance: criteria.outputTolerance }, candidateBps: share }];
       break;
     }
     case 'ab': {
