@@ -246,10 +246,9 @@ export function renderRolloutSection(r: RolloutBenchResult): string {
   const worstTouched = Math.max(...r.bad.map((p) => p.touchedShare ?? 0));
   const allRolledBack = r.bad.every((p) => p.outcome === 'rolled-back');
   return [
-    BEGIN,
     '## Rollouts under load (issue 4)',
     '',
-    `Run ${r.at} (commit ${r.commit}) on ${machineLine(r.machine)}. Command: \`${r.command}\`.`,
+    `Run ${r.at} (commit ${r.commit}) on ${machineLine(r.machine)} Command: \`${r.command}\`.`,
     '',
     `A deployment of an MLP (32 → 1024 → 1024 → 10) on 2 fixed replicas, ${CONCURRENCY} closed-loop clients over OIP REST JSON for the whole run; analysis every ${INTERVAL_MS / 1000} s. Steady state (no rollout, ${(r.steady.durationMs / 1000).toFixed(0)} s): ${r.steady.requests} requests, p50 ${fmtMs(r.steady.p50Ms)}, p99 ${fmtMs(r.steady.p99Ms)}.`,
     '',
@@ -271,7 +270,6 @@ export function renderRolloutSection(r: RolloutBenchResult): string {
     `| <= 2% of requests touched by a bad version | worst ${(worstTouched * 100).toFixed(2)}% | ${worstTouched <= 0.02 ? 'holds' : 'missed'} |`,
     '',
     'The shadow candidate never answers a client (its answers are compared, then discarded), so none is touched; the rollback comes at the first analysis whose evidence is significant, and the verdict before it (one interval earlier) was not yet a failure.',
-    END,
   ].join('\n');
 }
 

@@ -272,6 +272,9 @@ describe('rollouts with real replicas', () => {
     expect(noDeployment.status).toBe(404);
     const noVersion = await api<{ code: string }>(server.url, 'POST', '/rollouts', { deployment: MODEL, ref: '99' });
     expect(noVersion.status).toBe(404);
+    const same = await api<{ code: string; error: string }>(server.url, 'POST', '/rollouts', { deployment: MODEL, ref: versions[0] });
+    expect(same.status).toBe(400);
+    expect(same.body.error).toMatch(/already serves version/);
     const started = await startRollout(server, { ref: versions[1], bakeMs: 600_000 });
     const second = await api<{ code: string }>(server.url, 'POST', '/rollouts', { deployment: MODEL, ref: versions[1] });
     expect(second.status).toBe(409);

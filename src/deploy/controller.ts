@@ -152,7 +152,14 @@ export class DeploymentController {
     if (route.candidate !== undefined) {
       throw new ContinuumError('CONTINUUM_ERR_ROLLOUT_IN_PROGRESS', `deployment '${name}' is already rolling out revision ${route.candidate.current.revision.revision}`, { details: { deployment: name } });
     }
-    const revision = this.options.store.addRevision(name, this.changedSpec(name, change), 'candidate', message);
+    const spec = this.changedSpec(name, change);
+    const current = route.baseline.current.revision.spec;
+    if (spec.sha256 === current.sha256 && JSON.stringify(spec.runtime) === JSON.stringify(current.runtime)) {
+      throw new ContinuumError('CONTINUUM_ERR_INVALID_ROLLOUT', `deployment '${name}' already serves version ${spec.version} with these runtime options; roll out another version`, {
+        details: { deployment: name, version: spec.version },
+      });
+    }
+    const revision = this.options.store.addRevision(name, spec, 'candidate', message);
     this.attach(route, revision, control);
     return revision;
   }
