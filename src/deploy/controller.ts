@@ -154,7 +154,7 @@ export class DeploymentController {
     }
     const spec = this.changedSpec(name, change);
     const current = route.baseline.current.revision.spec;
-    if (spec.sha256 === current.sha256 && JSON.stringify(spec.runtime) === JSON.stringify(current.runtime)) {
+    if (spec.version === current.version && JSON.stringify(spec.runtime) === JSON.stringify(current.runtime)) {
       throw new ContinuumError('CONTINUUM_ERR_INVALID_ROLLOUT', `deployment '${name}' already serves version ${spec.version} with these runtime options; roll out another version`, {
         details: { deployment: name, version: spec.version },
       });
