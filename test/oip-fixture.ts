@@ -103,8 +103,8 @@ export async function startOipServer(
   };
 }
 
-/** A unary call of the OIP gRPC service, promisified; rejects with the grpc-js ServiceError. */
-export type GrpcCall = (method: string, request: object, options?: grpc.CallOptions) => Promise<Record<string, unknown>>;
+/** A unary call of the OIP gRPC service with optional metadata, promisified; rejects with the grpc-js ServiceError. */
+export type GrpcCall = (method: string, request: object, options?: grpc.CallOptions, metadata?: Readonly<Record<string, string>>) => Promise<Record<string, unknown>>;
 
 /** A Node gRPC client of `inference.GRPCInferenceService` built from the gateway's proto. */
 export function grpcClient(port: number): { call: GrpcCall; close(): void } {
@@ -112,12 +112,14 @@ export function grpcClient(port: number): { call: GrpcCall; close(): void } {
   const pkg = grpc.loadPackageDefinition(definition) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } };
   const client = new pkg.inference.GRPCInferenceService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   type Method = (r: object, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v: Record<string, unknown>) => void) => void;
-  const call: GrpcCall = (method, request, options = {}) =>
+  const call: GrpcCall = (method, request, options = {}, metadata = {}) =>
     new Promise((resolve, reject) => {
       // Methods of a generated client are looked up by name; the constructor's type does not list them.
       const fn = (client as unknown as Record<string, Method>)[method];
       if (fn === undefined) throw new Error(`no gRPC method ${method}`);
-      fn.call(client, request, new grpc.Metadata(), options, (err, value) => (err === null ? resolve(value) : reject(err)));
+      const meta = new grpc.Metadata();
+      for (const [key, value] of Object.entries(metadata)) meta.set(key, value);
+      fn.call(client, request, meta, options, (err, value) => (err === null ? resolve(value) : reject(err)));
     });
   return { call, close: () => client.close() };
 }

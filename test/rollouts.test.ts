@@ -15,6 +15,7 @@ import { buildCandidateFamily, FLAGGED_INPUT_THRESHOLD } from '../src/onnx/candi
 import type { RolloutDetail } from '../src/rollout/index.js';
 import { startServer } from '../src/server/index.js';
 import type { RunningServer } from '../src/server/index.js';
+import { grpcClient } from './oip-fixture.js';
 import { runCli } from './support/cli-process.js';
 import { api, inferJson, pushModel, until } from './support/http.js';
 import type { Answer } from './support/http.js';
@@ -194,6 +195,17 @@ describe('rollouts with real replicas', () => {
     expect((await inferJson(server.url, MODEL, body(), { 'x-variant': 'b' })).body.model_version).toBe(versions[1]);
     expect((await inferJson(server.url, MODEL, body(), { 'x-variant': 'a' })).body.model_version).toBe(versions[0]);
     expect((await inferJson(server.url, MODEL, body())).body.model_version).toBe(versions[0]);
+    // Over gRPC the header is request metadata.
+    const grpc = grpcClient(server.grpcPort);
+    try {
+      const input = { name: 'input', datatype: 'FP32', shape: [1, INPUT_SIZE], contents: { fp32_contents: Array.from({ length: INPUT_SIZE }, () => 0.5) } };
+      const viaB = await grpc.call('ModelInfer', { model_name: MODEL, inputs: [input] }, {}, { 'x-variant': 'b' });
+      const viaA = await grpc.call('ModelInfer', { model_name: MODEL, inputs: [input] });
+      expect(viaB['model_version']).toBe(versions[1]);
+      expect(viaA['model_version']).toBe(versions[0]);
+    } finally {
+      grpc.close();
+    }
     // A version can also be asked for by name while both serve.
     const pinned = await inferJson(server.url, `${MODEL}/versions/${versions[1]}`, body());
     expect(pinned.body.model_version).toBe(versions[1]);

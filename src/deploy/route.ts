@@ -15,6 +15,7 @@ import type { InferRequest, InferResponse, ModelStatistics, Tensor } from '../oi
 import type { InferOptions } from '../runtime/index.js';
 import { outputsAgree } from '../rollout/analysis.js';
 import type { TrackSample } from '../rollout/types.js';
+import { sumStatistics } from './replica-set.js';
 import type { ReplicaSet } from './replica-set.js';
 import { chooseWeighted, stickyBucket, WHOLE_BPS } from './split.js';
 import type { WeightedState } from './split.js';
@@ -266,9 +267,9 @@ export class DeploymentRoute {
     return answer;
   }
 
-  /** Statistics of every track's replicas. */
+  /** Statistics of every track's replicas, one entry per version (a control's add to production's). */
   statistics(): readonly ModelStatistics[] {
-    return this.sets().flatMap((s) => s.statistics());
+    return sumStatistics(this.baselineSet.current.name, this.sets().flatMap((s) => s.statistics()));
   }
 
   /** The versions the route serves, baseline first. */

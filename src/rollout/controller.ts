@@ -165,12 +165,20 @@ export class RolloutController {
       store.recordVerdict(rollout.id, rollout.state.stepIndex + 1, t.verdict);
       this.event(rollout, 'verdict', `rollout ${rollout.id} step ${rollout.state.stepIndex + 1}: ${t.verdict.summary}`, { outcome: t.verdict.outcome, checks: t.verdict.checks });
     }
-    if (t.state !== rollout.state) store.saveState(rollout.id, t.state);
-    if (t.event !== undefined) this.event(rollout, t.event.type, `rollout ${rollout.id}: ${t.event.message}`);
-    const ending = t.actions.some((a) => a.type === 'promote' || a.type === 'rollback');
+    const promotes = t.actions.some((a) => a.type === 'promote');
+    const ending = promotes || t.actions.some((a) => a.type === 'rollback');
     if (ending) this.finishing.add(rollout.id);
+    // Every action's switch (floors, rule, current revision) happens synchronously when it starts;
+    // only the drains that follow are awaited. A rollback is recorded before it is carried out and a
+    // promotion after the candidate is the deployment's revision, so a stop at any point leaves a
+    // state the next start reads right: still rolling back means rolled back, and a candidate that
+    // is current means promoted (see start()).
+    if (!promotes && t.state !== rollout.state) store.saveState(rollout.id, t.state);
+    const carried = t.actions.map((action) => this.carryOut(rollout, t.state, action));
+    if (promotes) store.saveState(rollout.id, t.state);
+    if (t.event !== undefined) this.event(rollout, t.event.type, `rollout ${rollout.id}: ${t.event.message}`);
     try {
-      for (const action of t.actions) await this.carryOut(rollout, t.state, action);
+      await Promise.all(carried);
     } finally {
       if (ending) this.finishing.delete(rollout.id);
     }
