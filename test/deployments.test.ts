@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_REQUEST, startServer } from '../src/server/index.js';
 import type { RunningServer, ServeOptions } from '../src/server/index.js';
-import type { DeploymentStatus } from '../src/deploy/index.js';
+import type { DeploymentStatus, HistoryPoint } from '../src/deploy/index.js';
 import { runCli } from './support/cli-process.js';
 import { api as apiAt, inferJson, until } from './support/http.js';
 import type { Answer } from './support/http.js';
@@ -61,6 +61,13 @@ describe('deployments with real replica processes', () => {
     const after = await deployment(server);
     expect(after.replicas.length).toBeGreaterThanOrEqual(1);
     expect(after.replicas.every((r) => r.pid !== process.pid)).toBe(true);
+    // Each autoscaler tick leaves a point of history; the answered request shows as throughput.
+    const history = await until(
+      'a tick with the request in it',
+      async () => (await api<{ baseline: HistoryPoint[] }>(server, 'GET', '/deployments/iris/history')).body.baseline,
+      (points) => points.some((p) => p.throughputRps > 0),
+    );
+    expect(history.at(-1)?.readyReplicas).toBeGreaterThanOrEqual(1);
   });
 
   it('scales to zero when idle and back, answering every buffered request', async () => {

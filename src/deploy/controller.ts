@@ -14,7 +14,7 @@ import type { ModelRuntimeOptions } from '../runtime/index.js';
 import type { Target } from '../targets/index.js';
 import type { ActivatorOptions } from './activator.js';
 import { ReplicaSet } from './replica-set.js';
-import type { ReplicaSetStatus } from './replica-set.js';
+import type { HistoryPoint, ReplicaSetStatus } from './replica-set.js';
 import { DeploymentRoute } from './route.js';
 import type { TrafficRule } from './route.js';
 import type { Deployment, DeploymentEvent, DeploymentStore, Revision, RevisionSpec } from './store.js';
@@ -235,6 +235,12 @@ export class DeploymentController {
     if (candidate === undefined) return base;
     const control = route.control?.status();
     return { ...base, candidate: { revision: candidate.current.revision, traffic: route.traffic, ...candidate.status(), ...(control === undefined ? {} : { control }) } };
+  }
+
+  /** The deployment's recent ticks: production's, and the candidate's during a rollout. */
+  history(name: string): { readonly baseline: readonly HistoryPoint[]; readonly candidate?: readonly HistoryPoint[] } {
+    const route = this.route(name);
+    return { baseline: route.baseline.history(), ...(route.candidate === undefined ? {} : { candidate: route.candidate.history() }) };
   }
 
   /** Every deployment with its live state. */

@@ -31,6 +31,26 @@ export interface ReplicaStatus {
   readonly startup: ReplicaStartupTimings;
 }
 
+/** One autoscaler tick of a replica set, as the console charts it. */
+export interface HistoryPoint {
+  /** The end of the tick (epoch ms). */
+  readonly atMs: number;
+  /** Completions per second over the tick. */
+  readonly throughputRps: number;
+  /** Latency percentiles of the tick's completions, ms (null when none completed). */
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  /** Time-weighted mean of requests in the system (the load the policy sees). */
+  readonly concurrency: number;
+  readonly desiredReplicas: number;
+  readonly readyReplicas: number;
+  /** Cost accrued since the set started, USD. */
+  readonly costUsd: number;
+}
+
+/** Ticks of history kept per replica set (10 minutes at the default 1 s tick). */
+const MAX_HISTORY_POINTS = 600;
+
 /** What a replica set reports of itself. */
 export interface ReplicaSetStatus {
   /** Every parameter of the compiled policy, defaults included. */
@@ -112,6 +132,8 @@ export class ReplicaSet {
   private floor = 0;
   /** Resolves `drained` once no request is in the system; set while draining. */
   private onIdle: (() => void) | undefined;
+  /** The newest ticks, oldest first (bounded). */
+  private readonly historyPoints: HistoryPoint[] = [];
   /** The replicas' statistics as the last refresh summed them. */
   private cachedStatistics: readonly ModelStatistics[] = [];
 
@@ -252,7 +274,23 @@ export class ReplicaSet {
       busyMs: traffic.busyMs,
     });
     this.reconcile();
+    this.historyPoints.push({
+      atMs: nowMs,
+      throughputRps: (traffic.completions * 1000) / traffic.intervalMs,
+      p50Ms: Number.isNaN(traffic.latencyP50Ms) ? null : traffic.latencyP50Ms,
+      p99Ms: Number.isNaN(traffic.latencyP99Ms) ? null : traffic.latencyP99Ms,
+      concurrency: traffic.concurrency,
+      desiredReplicas: this.desired,
+      readyReplicas: ready,
+      costUsd: this.ledger.totalUsd,
+    });
+    if (this.historyPoints.length > MAX_HISTORY_POINTS) this.historyPoints.shift();
     return decision;
+  }
+
+  /** The newest ticks, oldest first: throughput, latency, load, replicas and cost over time. */
+  history(): readonly HistoryPoint[] {
+    return this.historyPoints;
   }
 
   /** Statistics of the replicas (summed per model version); refreshed by {@link refreshStatistics}. */
