@@ -87,6 +87,8 @@ function checkResources(input: Partial<ReplicaResources> | undefined, base: Repl
 export class DeploymentController {
   private readonly routes = new Map<string, DeploymentRoute>();
   private timer: NodeJS.Timeout | undefined;
+  /** Set by close(): replicas still starting may report in after the store is gone. */
+  private closed = false;
   private readonly activator: ActivatorOptions;
 
   constructor(private readonly options: DeploymentControllerOptions) {
@@ -261,6 +263,7 @@ export class DeploymentController {
 
   /** Stops the loop and every replica (draining). */
   async close(): Promise<void> {
+    this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     const sets = this.all().flatMap((r) => r.sets());
     this.routes.clear();
@@ -321,8 +324,8 @@ export class DeploymentController {
       costModel,
       activator: this.activator,
       recordEvent: (type, message, data) => {
-        // A deployment deleted while a replica still reports in has no events to keep.
-        if (store.find(name) !== undefined) store.recordEvent(name, type, track === undefined ? message : `${track}: ${message}`, { ...data, ...tag });
+        // A deployment deleted (or a server closed) while a replica still reports in has no events to keep.
+        if (!this.closed && store.find(name) !== undefined) store.recordEvent(name, type, track === undefined ? message : `${track}: ${message}`, { ...data, ...tag });
       },
       logError,
       nowMs: Date.now,
