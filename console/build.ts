@@ -35,6 +35,8 @@ export function ensureConsoleBuilt(root: string): boolean {
   const vite = spawnSync(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(root, 'console', 'vite.config.ts'), '--logLevel', 'warn'], {
     cwd: root,
     encoding: 'utf8',
+    // Under a test runner NODE_ENV is 'test', which would bundle React's development build.
+    env: { ...process.env, NODE_ENV: 'production' },
   });
   if (vite.status !== 0) throw new Error(`the console build (vite build) failed:\n${vite.stdout}${vite.stderr}`);
   return true;

@@ -27,6 +27,11 @@ export interface ChartProps {
 
 const HEIGHT = 180;
 
+/** Axis ticks with three significant digits, so a cost of $0.00004 does not read as 0. */
+function tickValues(_u: uPlot, splits: number[]): string[] {
+  return splits.map((v) => String(Number(v.toPrecision(3))));
+}
+
 /** The largest value of the first series: exposed on the element so a test can see the chart move. */
 function firstSeriesMax(data: uPlot.AlignedData): number {
   let max = 0;
@@ -53,8 +58,8 @@ export function Chart({ id, title, unit, rightUnit, series, data }: ChartProps) 
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] }, r: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
       axes: [
         { stroke: axisStroke, grid },
-        { stroke: axisStroke, grid, label: unit, size: 56 },
-        ...(series.some((s) => s.axis === 'right') ? [{ stroke: axisStroke, scale: 'r', side: 1 as const, grid: { show: false }, label: rightUnit ?? '', size: 56 }] : []),
+        { stroke: axisStroke, grid, label: unit, size: 64, values: tickValues },
+        ...(series.some((s) => s.axis === 'right') ? [{ stroke: axisStroke, scale: 'r', side: 1 as const, grid: { show: false }, label: rightUnit ?? '', size: 64, values: tickValues }] : []),
       ],
       series: [
         {},

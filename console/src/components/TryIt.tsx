@@ -6,6 +6,7 @@
  */
 import { useState } from 'react';
 import type { FormEvent } from 'react';
+import { useAction } from '../action.js';
 import { request, seg } from '../api.js';
 import { usePoll } from '../poll.js';
 import type { ModelMetadata, OutputTensor, TensorSpec } from '../wire.js';
@@ -58,8 +59,7 @@ export function TryIt({ model }: { readonly model: string }) {
   const [fields, setFields] = useState<Record<string, Field>>({});
   const [outputs, setOutputs] = useState<readonly OutputTensor[]>();
   const [answeredBy, setAnsweredBy] = useState<string>();
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
+  const action = useAction();
 
   const inputs = meta.data?.inputs ?? [];
   const field = (spec: TensorSpec): Field => fields[spec.name] ?? { shape: concreteShape(spec).join(', '), values: defaultText(spec) };
@@ -67,9 +67,8 @@ export function TryIt({ model }: { readonly model: string }) {
 
   const send = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    setOutputs(undefined);
+    await action.run(async () => {
       const body = {
         inputs: inputs.map((spec) => {
           const f = field(spec);
@@ -79,12 +78,7 @@ export function TryIt({ model }: { readonly model: string }) {
       const res = await request<{ model_version?: string; outputs: OutputTensor[] }>('POST', `/v2/models/${seg(model)}/infer`, { json: body });
       setOutputs(res.outputs);
       setAnsweredBy(res.model_version);
-    } catch (err) {
-      setOutputs(undefined);
-      setError(err instanceof Error ? err.message : String(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -107,13 +101,13 @@ export function TryIt({ model }: { readonly model: string }) {
             </label>
           </fieldset>
         ))}
-        <button type="submit" disabled={busy || inputs.length === 0}>
+        <button type="submit" disabled={action.busy || inputs.length === 0}>
           Send inference
         </button>
       </form>
-      {error !== undefined && (
+      {action.error !== undefined && (
         <p className="error" role="alert" data-testid="infer-error">
-          {error}
+          {action.error}
         </p>
       )}
       {outputs !== undefined && (

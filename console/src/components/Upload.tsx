@@ -1,6 +1,7 @@
 /** Uploading an ONNX file as a new model version: `POST /api/v1/models/{name}/versions` with the raw bytes. */
 import { useState } from 'react';
 import type { FormEvent } from 'react';
+import { useAction } from '../action.js';
 import { api, seg } from '../api.js';
 import type { ModelVersion } from '../wire.js';
 import { ErrorNote } from './ui.js';
@@ -11,19 +12,16 @@ export function UploadForm({ model, onUploaded }: { readonly model?: string; rea
   const [file, setFile] = useState<File>();
   const [version, setVersion] = useState('');
   const [labels, setLabels] = useState('');
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
+  const action = useAction();
 
   const submit = async (e: FormEvent<HTMLFormElement>): Promise<void> => {
     e.preventDefault();
     if (file === undefined) return;
     const form = e.currentTarget;
-    setBusy(true);
-    setError(undefined);
     const query = new URLSearchParams();
     if (version.trim() !== '') query.set('version', version.trim());
     if (labels.trim() !== '') query.set('labels', labels.trim());
-    try {
+    await action.run(async () => {
       const q = query.size > 0 ? `?${query.toString()}` : '';
       const pushed = await api<ModelVersion>('POST', `/models/${seg(name.trim())}/versions${q}`, { bytes: file });
       form.reset();
@@ -31,11 +29,7 @@ export function UploadForm({ model, onUploaded }: { readonly model?: string; rea
       setVersion('');
       setLabels('');
       onUploaded(pushed);
-    } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -59,10 +53,10 @@ export function UploadForm({ model, onUploaded }: { readonly model?: string; rea
         labels <span className="muted">(optional: k=v,k2=v2)</span>
         <input name="labels" value={labels} onChange={(e) => setLabels(e.target.value)} />
       </label>
-      <button type="submit" disabled={busy || file === undefined}>
-        {busy ? 'Uploading…' : 'Upload'}
+      <button type="submit" disabled={action.busy || file === undefined}>
+        {action.busy ? 'Uploading…' : 'Upload'}
       </button>
-      {error !== undefined && <ErrorNote error={error} />}
+      {action.error !== undefined && <ErrorNote error={action.error} />}
     </form>
   );
 }

@@ -129,7 +129,7 @@ export function DeploymentPage({ name }: { readonly name: string }) {
               <p className="muted">none yet</p>
             ) : (
               <p>
-                {d.lastDecision.desiredReplicas} replicas: {d.lastDecision.reason}
+                desired {d.lastDecision.desiredReplicas}: {d.lastDecision.reason}
               </p>
             )}
             <h3>Changes decided</h3>

@@ -4,6 +4,7 @@
  */
 import { useState } from 'react';
 import type { FormEvent } from 'react';
+import { useAction } from '../action.js';
 import { api, seg } from '../api.js';
 import { bytes, when } from '../format.js';
 import { usePoll } from '../poll.js';
@@ -57,24 +58,18 @@ function DeployForm({ model, versions }: { readonly model: string; readonly vers
   const [policy, setPolicy] = useState<(typeof POLICIES)[number]>('auto');
   const [min, setMin] = useState('1');
   const [max, setMax] = useState('3');
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
+  const action = useAction();
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
     // `fixed` keeps one number of replicas; the others scale between the bounds.
     const bounds = policy === 'fixed' ? { replicas: Number(min) } : { minReplicas: Number(min), maxReplicas: Number(max) };
-    try {
+    await action.run(async () => {
       const created = await api<DeploymentStatus>('POST', '/deployments', {
         json: { name, model, ...(ref === '' ? {} : { ref }), policy: { policy, ...bounds } },
       });
       navigate(`/deployments/${encodeURIComponent(created.name)}`);
-    } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -115,10 +110,10 @@ function DeployForm({ model, versions }: { readonly model: string; readonly vers
           </label>
         )}
       </div>
-      <button type="submit" disabled={busy}>
+      <button type="submit" disabled={action.busy}>
         Deploy
       </button>
-      {error !== undefined && <ErrorNote error={error} />}
+      {action.error !== undefined && <ErrorNote error={action.error} />}
     </form>
   );
 }

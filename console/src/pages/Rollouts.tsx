@@ -5,6 +5,7 @@
  */
 import { useState } from 'react';
 import type { FormEvent } from 'react';
+import { useAction } from '../action.js';
 import { api, seg } from '../api.js';
 import { trafficRule, when } from '../format.js';
 import { usePoll } from '../poll.js';
@@ -29,8 +30,7 @@ function StartForm({ deployments, initial }: { readonly deployments: readonly De
   const [steps, setSteps] = useState('5, 25, 50, 100');
   const [bake, setBake] = useState('30');
   const [interval, setIntervalText] = useState('5');
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
+  const action = useAction();
   const chosen = deployments.find((d) => d.name === deployment) ?? deployments[0];
   const model = chosen?.revision.spec.model;
   const versions = usePoll(() => (model === undefined ? Promise.resolve(undefined) : api<ModelDetail>('GET', `/models/${seg(model)}`)), 3000, model ?? '');
@@ -39,9 +39,7 @@ function StartForm({ deployments, initial }: { readonly deployments: readonly De
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     if (chosen === undefined) return;
-    setBusy(true);
-    setError(undefined);
-    try {
+    await action.run(async () => {
       const body = {
         deployment: chosen.name,
         ref: ref === '' ? others.at(-1) : ref,
@@ -53,10 +51,7 @@ function StartForm({ deployments, initial }: { readonly deployments: readonly De
       };
       const started = await api<Rollout>('POST', '/rollouts', { json: body });
       navigate(`/rollouts/${started.id}`);
-    } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -103,10 +98,10 @@ function StartForm({ deployments, initial }: { readonly deployments: readonly De
           <input name="interval" type="number" min={0} step="any" value={interval} onChange={(e) => setIntervalText(e.target.value)} />
         </label>
       </div>
-      <button type="submit" disabled={busy || chosen === undefined || others.length === 0}>
+      <button type="submit" disabled={action.busy || chosen === undefined || others.length === 0}>
         Start rollout
       </button>
-      {error !== undefined && <ErrorNote error={error} />}
+      {action.error !== undefined && <ErrorNote error={action.error} />}
     </form>
   );
 }
@@ -167,21 +162,14 @@ export function RolloutPage({ id }: { readonly id: string }) {
   const rollout = usePoll(() => api<Rollout>('GET', `/rollouts/${seg(id)}`), 1000, id);
   const r = rollout.data;
   const deployment = usePoll(() => (r === undefined ? Promise.resolve(undefined) : api<DeploymentStatus>('GET', `/deployments/${seg(r.deployment)}`)), 1000, r?.deployment ?? '');
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
+  const action = useAction();
+  const busy = action.busy;
 
-  const command = async (name: 'promote' | 'pause' | 'resume' | 'abort'): Promise<void> => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const command = (name: 'promote' | 'pause' | 'resume' | 'abort'): Promise<void> =>
+    action.run(async () => {
       await api<Rollout>('POST', `/rollouts/${seg(id)}/${name}`);
       rollout.refresh();
-    } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
   const finished = r === undefined || rolloutFinished(r.state.status);
   const traffic = deployment.data?.candidate?.traffic;
@@ -219,7 +207,7 @@ export function RolloutPage({ id }: { readonly id: string }) {
                 Abort (roll back)
               </button>
             </div>
-            {error !== undefined && <ErrorNote error={error} />}
+            {action.error !== undefined && <ErrorNote error={action.error} />}
           </section>
           <section className="panel">
             <h2>Verdicts</h2>
