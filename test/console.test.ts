@@ -3,7 +3,8 @@
  * server with real replica processes: upload a model, deploy it, infer from the try-it panel and
  * watch the throughput chart move, push a second version, start a canary from the form and roll it
  * back with the abort button; the token prompt on a server that demands one; both viewport sizes
- * without horizontal overflow; the first load's JavaScript within its budget; and the static
+ * without horizontal overflow; the first load's JavaScript within its budget; the events page on
+ * the global event log's contract (list, stream, resume by Last-Event-ID); and the static
  * serving itself (client routes, cache headers, no path traversal, `console: false`).
  * Screenshots go to test-artifacts/console/. A missing chromium fails the suite: it never skips.
  */
@@ -230,6 +231,34 @@ describe('web console in chromium', () => {
     await dialog.waitFor({ state: 'hidden' });
     await page.getByText('No deployments yet').waitFor({ timeout: 10_000 });
     expect(await page.evaluate("localStorage.getItem('continuum.token')")).toBe(server.newToken);
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('events page against the global event log contract', () => {
+  // The contract of `GET /api/v1/events` and `GET /api/v1/events/stream` (server-sent events with
+  // `Last-Event-ID`), answered by the browser's request interception so the page's use of it is
+  // checked whichever server build it runs against.
+  it('lists the log, follows the stream, and resumes it from the last event id', async () => {
+    const server = await serve();
+    const { page, errors } = await openPage(VIEWPORTS.desktop);
+    const event = (id: number, message: string): string =>
+      JSON.stringify({ id, deployment: 'demo', at: new Date(Date.UTC(2026, 0, 1, 0, 0, id)).toISOString(), type: 'decision', message, data: {} });
+    const lastEventIds: (string | undefined)[] = [];
+    await page.route('**/api/v1/events?*', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: `{"events":[${event(1, 'from the log')}]}` }));
+    await page.route('**/api/v1/events/stream', (route) => {
+      const last = route.request().headers()['last-event-id'];
+      lastEventIds.push(last);
+      const next = Number(last ?? 0) + 1;
+      // Each connection delivers one event (after a comment line), then ends; the page reconnects with the id it saw last.
+      return route.fulfill({ status: 200, contentType: 'text/event-stream', body: `: comment\nid: ${next}\nevent: decision\ndata: ${event(next, `streamed ${next}`)}\n\n` });
+    });
+    await page.goto(`${server.url}/events`);
+    await expect.poll(() => page.getByTestId('events').textContent(), WAIT).toContain('streamed 3');
+    const text = (await page.getByTestId('events').textContent()) ?? '';
+    expect(text).toContain('from the log');
+    expect(text).toContain('streamed 2');
+    expect(lastEventIds.slice(0, 2)).toEqual(['1', '2']);
     expect(errors).toEqual([]);
   });
 });
