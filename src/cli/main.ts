@@ -36,20 +36,23 @@ export function buildProgram(): Command {
     .option('--grpc-port <port>', 'gRPC port (OIP gRPC)', parsePort, 8081)
     .option('--data-dir <dir>', 'data directory (default: $CONTINUUM_HOME or ./.continuum)')
     .option('--no-demo', 'do not register the demo model')
+    .option('--no-console', 'do not serve the web console at /')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'warn')
     .option('--autoscaler-tick-ms <ms>', 'period of the autoscaler loop', wholeNumber(10), 1000)
-    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number }) => {
+    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; console: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number }) => {
       const server = await startServer({
         autoscalerTickMs: opts.autoscalerTickMs,
         host: opts.host,
         port: opts.port,
         grpcPort: opts.grpcPort,
         demo: opts.demo,
+        console: opts.console,
         logLevel: opts.logLevel,
         ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),
       });
       const out = process.stdout;
       out.write(`Continuum ${SERVER_VERSION} serving at ${server.url} (gRPC on port ${server.grpcPort}); data in ${server.options.dataDir}\n`);
+      if (server.options.console) out.write(`Web console: ${server.url}/\n`);
       if (server.newToken !== undefined) {
         out.write(`Management token (shown once, store it; send as "Authorization: Bearer ..." or CONTINUUM_TOKEN):\n  ${server.newToken}\n`);
       }

@@ -27,6 +27,7 @@ import { bearerToken, isLoopbackHost, TokenStore } from '../security/index.js';
 import { LocalTarget } from '../targets/index.js';
 import { compileServeOptions } from './config.js';
 import type { CompiledServeOptions, ServeOptions } from './config.js';
+import { consolePlugin } from './console.js';
 import { DEMO_MODEL_NAME, ensureDemoModel } from './demo.js';
 
 export { compileServeOptions, defaultDataDir } from './config.js';
@@ -159,6 +160,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   await app.register(deploymentsApiPlugin, { prefix: '/api/v1', controller: deployments });
   await app.register(releasesApiPlugin, { prefix: '/api/v1', pipeline: releases });
   await app.register(rolloutsApiPlugin, { prefix: '/api/v1', rollouts });
+  // The web console at `/` (docs/console.md); the routes above keep precedence over its catch-all.
+  if (options.console) await app.register(consolePlugin);
 
   // The demo model of a first start is a deployment whose policy picks serverless or always-on
   // from the traffic it sees.
