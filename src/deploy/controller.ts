@@ -226,6 +226,7 @@ export class DeploymentController {
     this.options.store.get(name);
     const route = this.routes.get(name);
     this.routes.delete(name);
+    this.ticks.delete(name);
     this.options.store.delete(name);
     await Promise.all((route?.sets() ?? []).map((s) => s.close()));
   }
