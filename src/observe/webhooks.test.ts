@@ -7,7 +7,10 @@ import type { AlertmanagerPayload, DeliveryOutcome, WebhookDelivery } from './we
 
 const servers: Server[] = [];
 afterEach(async () => {
-  for (const s of servers.splice(0)) await new Promise((resolve) => s.close(resolve));
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((resolve) => s.close(resolve));
+  }
 });
 
 /** A local receiver answering each POST with the next status of `statuses` (the last one repeats); records the bodies. */
@@ -115,6 +118,24 @@ describe('WebhookNotifier', () => {
     await n.settled();
     expect(hook.bodies).toHaveLength(3);
     expect(outcomes.filter((o) => o.outcome.state === 'dropped').map((o) => o.id)).toEqual([4, 5]);
+  });
+
+  it('on close, cuts the attempt in progress short and records it and the queued ones as failed', async () => {
+    const silent = createServer(() => undefined);
+    servers.push(silent);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/`;
+    const { n, outcomes } = notifier(0, { concurrency: 1 });
+    n.enqueue({ id: 1, url, payload });
+    n.enqueue({ id: 2, url, payload });
+    await new Promise((r) => setTimeout(r, 100));
+    await n.close();
+    expect(outcomes.map((o) => [o.id, o.outcome.state, o.outcome.attempts])).toEqual([
+      [2, 'failed', 0],
+      [1, 'failed', 1],
+    ]);
+    n.enqueue({ id: 3, url, payload });
+    expect(outcomes.at(-1)).toMatchObject({ id: 3, outcome: { state: 'dropped' } });
   });
 });
 

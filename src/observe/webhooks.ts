@@ -61,6 +61,9 @@ export interface AlertmanagerPayload {
 /** Alertmanager's "not ended" time. */
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
+/** Why a delivery cut short by shutdown failed. */
+const STOPPED = 'the server stopped before the delivery succeeded';
+
 /** Longest webhook URL taken. */
 const MAX_URL_LENGTH = 2048;
 
@@ -166,7 +169,7 @@ export class WebhookNotifier {
     this.random = options.random ?? Math.random;
   }
 
-  /** Deliveries dropped because the queue was full. */
+  /** Deliveries dropped because the queue was full (or the notifier closed). */
   get dropped(): number {
     return this.droppedCount;
   }
@@ -178,10 +181,11 @@ export class WebhookNotifier {
 
   /** Queues a delivery; drops it (counted, reported) when the queue is full or the notifier is closed. */
   enqueue(delivery: WebhookDelivery): void {
-    if (this.queue.length >= this.maxQueued || this.stopping.signal.aborted) {
+    const refusal = this.stopping.signal.aborted ? STOPPED : this.queue.length >= this.maxQueued ? 'the delivery queue was full' : undefined;
+    if (refusal !== undefined) {
       this.droppedCount += 1;
-      this.options.logWarning('webhook delivery dropped: the delivery queue is full', { url: delivery.url, queued: this.queue.length, dropped: this.droppedCount });
-      this.options.onOutcome(delivery, { state: 'dropped', attempts: 0, lastStatus: null, lastError: 'the delivery queue was full' });
+      this.options.logWarning(`webhook delivery dropped: ${refusal}`, { url: delivery.url, queued: this.queue.length, dropped: this.droppedCount });
+      this.options.onOutcome(delivery, { state: 'dropped', attempts: 0, lastStatus: null, lastError: refusal });
       return;
     }
     this.queue.push(delivery);
@@ -194,10 +198,10 @@ export class WebhookNotifier {
     return new Promise((resolve) => this.idle.add(resolve));
   }
 
-  /** Stops retrying: waits cut short, queued deliveries are not started; resolves when the attempts in progress end. */
+  /** Stops retrying: waits cut short, queued deliveries recorded as failed; resolves when the attempts in progress end. */
   async close(): Promise<void> {
     this.stopping.abort();
-    this.queue.length = 0;
+    for (const delivery of this.queue.splice(0)) this.options.onOutcome(delivery, { state: 'failed', attempts: 0, lastStatus: null, lastError: STOPPED });
     await this.settled();
   }
 
@@ -227,7 +231,7 @@ export class WebhookNotifier {
       if (!again) return;
       await this.sleep(backoffDelayMs(attempt, this.backoff, this.random()), this.stopping.signal);
       if (this.stopping.signal.aborted) {
-        this.options.onOutcome(delivery, { state: 'failed', attempts: attempt, lastStatus: status, lastError: 'the server stopped before the delivery succeeded' });
+        this.options.onOutcome(delivery, { state: 'failed', attempts: attempt, lastStatus: status, lastError: STOPPED });
         return;
       }
     }
