@@ -39,7 +39,7 @@ export const eventsApiPlugin: FastifyPluginAsync<EventsApiOptions> = async (app,
   app.get('/events/stream', async (request, reply) => {
     const { after, ...filter } = parse(streamQuery, request.query, 'query');
     const header = request.headers['last-event-id'];
-    // EventSource sends the last id it saw on reconnection; it wins over the query's starting point.
+    // A browser's EventSource sends the last id it saw on reconnection; it wins over the query's starting point.
     const lastEventId = typeof header === 'string' && header !== '' ? parse(eventId, header, 'Last-Event-ID header') : after;
     reply.hijack();
     stream.attach(reply.raw, given(filter), lastEventId);

@@ -8,8 +8,8 @@
 import type { ServerResponse } from 'node:http';
 import type { DeploymentEvent, EventListener, EventQuery } from '../deploy/index.js';
 
-/** Where events come from: the deployment store. */
-export interface EventSource {
+/** Where events come from: the deployment store (its query and its subscription). */
+export interface EventLog {
   queryEvents(query: EventQuery): DeploymentEvent[];
   onEvent(listener: EventListener): () => void;
 }
@@ -28,7 +28,7 @@ export interface EventStreamOptions {
   readonly keepAliveMs?: number;
   /** Missed events replayed at most on (re)connection; older ones are left to `GET /api/v1/events?after=`. @default 1000 */
   readonly maxReplay?: number;
-  /** Reconnection delay the client's EventSource is told (`retry:`). @default 1000 */
+  /** Reconnection delay a browser's EventSource is told (`retry:`). @default 1000 */
   readonly retryMs?: number;
 }
 
@@ -133,7 +133,7 @@ export class EventStream {
   private closed = false;
 
   constructor(
-    private readonly source: EventSource,
+    private readonly source: EventLog,
     options: EventStreamOptions = {},
   ) {
     this.maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
