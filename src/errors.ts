@@ -87,6 +87,10 @@ export const ERROR_KINDS = {
   CONTINUUM_ERR_RELEASE_IN_PROGRESS: { httpStatus: 409, grpcStatus: GrpcStatus.FAILED_PRECONDITION },
   CONTINUUM_ERR_DATASET_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
   CONTINUUM_ERR_RELEASE_POLICY_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
+  // Alerts.
+  CONTINUUM_ERR_INVALID_ALERT_RULE: { httpStatus: 400, grpcStatus: GrpcStatus.INVALID_ARGUMENT },
+  CONTINUUM_ERR_ALERT_RULE_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
+  CONTINUUM_ERR_ALERT_RULE_EXISTS: { httpStatus: 409, grpcStatus: GrpcStatus.ALREADY_EXISTS },
   // Security.
   CONTINUUM_ERR_UNAUTHENTICATED: { httpStatus: 401, grpcStatus: GrpcStatus.UNAUTHENTICATED },
   CONTINUUM_ERR_FORBIDDEN: { httpStatus: 403, grpcStatus: GrpcStatus.PERMISSION_DENIED },

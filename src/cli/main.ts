@@ -6,9 +6,11 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { demoCurlCommand, DEMO_MODEL_NAME, SERVER_VERSION, startServer } from '../server/index.js';
 import type { ServeOptions } from '../server/index.js';
+import { registerAlertCommands } from './alerts.js';
 import { wholeNumber } from './args.js';
 import { registerBenchCommands } from './bench.js';
 import { registerDeploymentCommands } from './deployments.js';
+import { registerEventCommands } from './events.js';
 import { registerModelCommands } from './models.js';
 import { registerReleaseCommands } from './releases.js';
 import { registerRolloutCommands } from './rollouts.js';
@@ -83,6 +85,8 @@ export function buildProgram(): Command {
   registerRolloutCommands(program);
   registerSimulateCommand(program);
   registerBenchCommands(program);
+  registerEventCommands(program);
+  registerAlertCommands(program);
   return program;
 }
 

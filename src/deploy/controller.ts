@@ -13,8 +13,8 @@ import { compileRuntimeOptions } from '../runtime/index.js';
 import type { ModelRuntimeOptions } from '../runtime/index.js';
 import type { Target } from '../targets/index.js';
 import type { ActivatorOptions } from './activator.js';
-import { ReplicaSet } from './replica-set.js';
-import type { HistoryPoint, ReplicaSetStatus } from './replica-set.js';
+import { mergeTicks, ReplicaSet } from './replica-set.js';
+import type { HistoryPoint, ReplicaSetStatus, ReplicaSetTick } from './replica-set.js';
 import { DeploymentRoute } from './route.js';
 import type { TrafficRule } from './route.js';
 import type { Deployment, DeploymentEvent, DeploymentStore, Revision, RevisionSpec } from './store.js';
@@ -73,6 +73,8 @@ export interface DeploymentControllerOptions {
   /** @default DEFAULT_ACTIVATOR_OPTIONS */
   readonly activator?: ActivatorOptions;
   readonly logError: (err: unknown, message: string) => void;
+  /** Told, once per autoscaler loop tick, what each deployment's replica sets saw together (alert rules observe it). */
+  readonly onTick?: (deployment: string, tick: ReplicaSetTick) => void;
 }
 
 function checkResources(input: Partial<ReplicaResources> | undefined, base: ReplicaResources): ReplicaResources {
@@ -90,6 +92,8 @@ export class DeploymentController {
   /** Set by close(): replicas still starting may report in after the store is gone. */
   private closed = false;
   private readonly activator: ActivatorOptions;
+  /** Each deployment's ticks since the loop last reported it, merged. */
+  private readonly ticks = new Map<string, ReplicaSetTick>();
 
   constructor(private readonly options: DeploymentControllerOptions) {
     this.activator = options.activator ?? DEFAULT_ACTIVATOR_OPTIONS;
@@ -224,6 +228,7 @@ export class DeploymentController {
     this.options.store.get(name);
     const route = this.routes.get(name);
     this.routes.delete(name);
+    this.ticks.delete(name);
     this.options.store.delete(name);
     await Promise.all((route?.sets() ?? []).map((s) => s.close()));
   }
@@ -280,6 +285,14 @@ export class DeploymentController {
         }
         set.refreshStatistics().catch((err: unknown) => this.options.logError(err, `statistics of deployment '${name}' failed`));
       }
+      const tick = this.ticks.get(name);
+      this.ticks.delete(name);
+      if (tick === undefined) continue;
+      try {
+        this.options.onTick?.(name, tick);
+      } catch (err) {
+        this.options.logError(err, `observing the tick of deployment '${name}' failed`);
+      }
     }
   }
 
@@ -329,6 +342,10 @@ export class DeploymentController {
       },
       logError,
       nowMs: Date.now,
+      onTick: (tick) => {
+        const earlier = this.ticks.get(name);
+        this.ticks.set(name, earlier === undefined ? tick : mergeTicks(earlier, tick));
+      },
     });
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseReplica, planReconcile } from './replica-set.js';
+import { chooseReplica, mergeTicks, planReconcile } from './replica-set.js';
 import type { RoutingCandidate } from './replica-set.js';
 
 /** A member as routing sees it. */
@@ -43,5 +43,15 @@ describe('reconciliation plan', () => {
     const old = member('old', 3, { generation: 0 });
     expect(ids(planReconcile([old, member('new', 0, { phase: 'starting' })], 1, 1, 1))).toEqual([]);
     expect(ids(planReconcile([old, member('new', 0)], 1, 1, 0))).toEqual(['old']);
+  });
+});
+
+describe('mergeTicks', () => {
+  it('adds counts and cost, keeps the worse p99 and the later time', () => {
+    const a = { nowMs: 1000, requests: 10, errors: 1, p99Ms: 40, replicaLosses: 0, costUsd: 0.5 };
+    const b = { nowMs: 1200, requests: 5, errors: 2, p99Ms: 90, replicaLosses: 1, costUsd: 0.25 };
+    expect(mergeTicks(a, b)).toEqual({ nowMs: 1200, requests: 15, errors: 3, p99Ms: 90, replicaLosses: 1, costUsd: 0.75 });
+    expect(mergeTicks({ ...a, p99Ms: null }, b).p99Ms).toBe(90);
+    expect(mergeTicks(a, { ...b, p99Ms: null }).p99Ms).toBe(40);
   });
 });

@@ -8,7 +8,7 @@ import { compilePolicy, decideScale, describePolicy, initialPolicyState } from '
 import type { CompiledPolicy, PolicyState, ScalingDecision, ServingMode } from '../autoscale/index.js';
 import { accrueCost, billingMode, ZERO_COST } from '../autoscale/index.js';
 import type { CompiledCostModel, CostAccrual } from '../autoscale/index.js';
-import { ContinuumError, isContinuumError } from '../errors.js';
+import { ContinuumError, isContinuumError, toContinuumError } from '../errors.js';
 import type { InferRequest, InferResponse, ModelStatistics, StatDuration } from '../oip/types.js';
 import type { InferOptions, ResolvedModelVersion } from '../runtime/index.js';
 import type { Replica, ReplicaExit, ReplicaStartupTimings, ReplicaUsage, Target } from '../targets/index.js';
@@ -75,6 +75,38 @@ export interface ColdStartSummary {
   readonly recentMs: readonly number[];
 }
 
+/** What one autoscaler tick of a replica set saw, for observers (alert rules); see {@link mergeTicks}. */
+export interface ReplicaSetTick {
+  /** The end of the tick (epoch ms). */
+  readonly nowMs: number;
+  /** Requests answered (or failed) in the tick. */
+  readonly requests: number;
+  /** Of those, the ones the server failed (5xx). */
+  readonly errors: number;
+  /** Latency p99 of the tick's requests, ms; null when none completed. */
+  readonly p99Ms: number | null;
+  /** Replicas that exited unexpectedly or failed to start during the tick. */
+  readonly replicaLosses: number;
+  /** Cost accrued in the tick, USD. */
+  readonly costUsd: number;
+}
+
+/**
+ * Two ticks of one deployment as one (its production, candidate and control sets; or a tick the
+ * activator forced between two of the loop's): counts and cost add, the p99 is the worse one, the
+ * time the later one.
+ */
+export function mergeTicks(a: ReplicaSetTick, b: ReplicaSetTick): ReplicaSetTick {
+  return {
+    nowMs: Math.max(a.nowMs, b.nowMs),
+    requests: a.requests + b.requests,
+    errors: a.errors + b.errors,
+    p99Ms: a.p99Ms === null ? b.p99Ms : b.p99Ms === null ? a.p99Ms : Math.max(a.p99Ms, b.p99Ms),
+    replicaLosses: a.replicaLosses + b.replicaLosses,
+    costUsd: a.costUsd + b.costUsd,
+  };
+}
+
 /** How a replica set talks to the rest of the server. */
 export interface ReplicaSetContext {
   readonly target: Target;
@@ -88,6 +120,8 @@ export interface ReplicaSetContext {
   readonly logError: (err: unknown, message: string) => void;
   /** The clock (epoch ms); tests and the live loop pass Date.now. */
   readonly nowMs: () => number;
+  /** Told what each autoscaler tick saw (the alert engine's observations). */
+  readonly onTick?: (tick: ReplicaSetTick) => void;
 }
 
 interface Member {
@@ -125,6 +159,8 @@ export class ReplicaSet {
   private readonly activator: Activator;
   private readonly coldStartsMs: number[] = [];
   private coldStartCount = 0;
+  /** Replicas lost or failed to start since the last tick. */
+  private lossesSinceTick = 0;
   /** When the deployment last had no replica and a request came: the start of a cold start. */
   private coldSince: number | undefined;
   private closed = false;
@@ -188,11 +224,16 @@ export class ReplicaSet {
     const arrivedMs = this.context.nowMs();
     this.meter.arrive(arrivedMs);
     const waited = { ms: 0 };
+    let failed = false;
     try {
       return await this.dispatch(request, options, arrivedMs, true, waited);
+    } catch (err) {
+      // The error rate counts the server's failures (5xx), not requests refused as invalid (the SRE workbook's availability SLI).
+      failed = toContinuumError(err).httpStatus >= 500;
+      throw err;
     } finally {
       const doneMs = this.context.nowMs();
-      this.meter.complete(doneMs, doneMs - arrivedMs, doneMs - arrivedMs - waited.ms);
+      this.meter.complete(doneMs, doneMs - arrivedMs, doneMs - arrivedMs - waited.ms, failed);
       if (this.meter.current === 0) this.onIdle?.();
     }
   }
@@ -266,6 +307,7 @@ export class ReplicaSet {
       });
     }
     this.desired = Math.max(decision.desiredReplicas, this.floor);
+    const costBeforeUsd = this.ledger.totalUsd;
     this.ledger = accrueCost(this.context.costModel, this.deployment.revision.spec.resources, this.ledger, {
       mode: this.mode(),
       replicas: this.members.size + [...this.starting.values()].reduce((a, b) => a + b, 0),
@@ -274,17 +316,28 @@ export class ReplicaSet {
       busyMs: traffic.busyMs,
     });
     this.reconcile();
+    const p99Ms = Number.isNaN(traffic.latencyP99Ms) ? null : traffic.latencyP99Ms;
     this.historyPoints.push({
       atMs: nowMs,
       throughputRps: (traffic.completions * 1000) / traffic.intervalMs,
       p50Ms: Number.isNaN(traffic.latencyP50Ms) ? null : traffic.latencyP50Ms,
-      p99Ms: Number.isNaN(traffic.latencyP99Ms) ? null : traffic.latencyP99Ms,
+      p99Ms,
       concurrency: traffic.concurrency,
       desiredReplicas: this.desired,
       readyReplicas: ready,
       costUsd: this.ledger.totalUsd,
     });
     if (this.historyPoints.length > MAX_HISTORY_POINTS) this.historyPoints.shift();
+    const replicaLosses = this.lossesSinceTick;
+    this.lossesSinceTick = 0;
+    this.context.onTick?.({
+      nowMs,
+      requests: traffic.completions,
+      errors: traffic.errors,
+      p99Ms,
+      replicaLosses,
+      costUsd: this.ledger.totalUsd - costBeforeUsd,
+    });
     return decision;
   }
 
@@ -483,6 +536,7 @@ export class ReplicaSet {
         },
         (err: unknown) => {
           this.starting.set(generation, this.startingCount(generation) - 1);
+          this.lossesSinceTick += 1;
           this.context.logError(err, 'replica failed to start');
           this.context.recordEvent('replica-failed', `a replica of revision ${revision} failed to start: ${err instanceof Error ? err.message : String(err)}`);
         },
@@ -508,6 +562,7 @@ export class ReplicaSet {
     const wasDraining = member.phase === 'draining';
     this.members.delete(member);
     if (wasDraining || exit.expected || this.closed) return;
+    this.lossesSinceTick += 1;
     this.context.recordEvent('replica-lost', `replica ${member.replica.id} (pid ${member.replica.pid}) exited unexpectedly (${exit.reason}); replacing it`, {
       replica: member.replica.id,
       reason: exit.reason,

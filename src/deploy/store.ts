@@ -89,7 +89,25 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX deployment_events_deployment ON deployment_events(deployment, id);
     `,
   },
+  {
+    id: 2,
+    name: 'events by type (the global event log filters by it)',
+    sql: 'CREATE INDEX deployment_events_type ON deployment_events(type, id);',
+  },
 ];
+
+/** Which events {@link DeploymentStore.queryEvents} returns. */
+export interface EventQuery {
+  /** Most events returned. */
+  readonly limit: number;
+  readonly deployment?: string;
+  readonly type?: string;
+  /** Only events after this id, oldest first from there (a cursor); without it, the newest. */
+  readonly afterId?: number;
+}
+
+/** Called with each event once it is stored. */
+export type EventListener = (event: DeploymentEvent) => void;
 
 interface RevisionRow {
   deployment: string;
@@ -123,6 +141,10 @@ function eventOf(row: EventRow): DeploymentEvent {
 
 /** Deployments, revisions and events of one data directory. */
 export class DeploymentStore {
+  private readonly listeners = new Set<EventListener>();
+  /** Events inserted in the running transaction, told to listeners once it commits. */
+  private pending: DeploymentEvent[] = [];
+
   private constructor(private readonly db: SqliteDatabase) {}
 
   /** Opens the store in `dataDir` (the registry's database file), applying pending migrations. */
@@ -164,25 +186,25 @@ export class DeploymentStore {
   /** Creates a deployment at revision 1; CONTINUUM_ERR_DEPLOYMENT_EXISTS when the name is taken. */
   create(name: string, spec: RevisionSpec): Deployment {
     const now = new Date().toISOString();
-    this.db.transaction(() => {
+    this.transact(() => {
       if (this.find(name) !== undefined) throw new ContinuumError('CONTINUUM_ERR_DEPLOYMENT_EXISTS', `a deployment named '${name}' exists; change it with \`continuum deployments scale\` or delete it first`, { details: { deployment: name } });
       this.db.prepare('INSERT INTO deployments (name, current_revision, created_at) VALUES (?, 1, ?)').run(name, now);
       this.insertRevision(name, 1, spec, now);
       this.insertEvent(name, now, 'created', `created at revision 1: ${spec.model} version ${spec.version}, policy ${String(spec.policy['policy'])}`, { revision: 1 });
-    })();
+    });
     return this.get(name);
   }
 
   /** Makes a new revision from the current one changed by `change`; records an event of `type`. */
   update(name: string, change: (spec: RevisionSpec) => RevisionSpec, type: string, message: string): Deployment {
     const now = new Date().toISOString();
-    this.db.transaction(() => {
+    this.transact(() => {
       const current = this.get(name).revision;
       const next = this.nextRevision(name);
       this.insertRevision(name, next, change(current.spec), now);
       this.db.prepare('UPDATE deployments SET current_revision = ? WHERE name = ?').run(next, name);
       this.insertEvent(name, now, type, `revision ${next}: ${message}`, { revision: next });
-    })();
+    });
     return this.get(name);
   }
 
@@ -193,12 +215,12 @@ export class DeploymentStore {
   addRevision(name: string, spec: RevisionSpec, type: string, message: string): Revision {
     const now = new Date().toISOString();
     let next = 0;
-    this.db.transaction(() => {
+    this.transact(() => {
       this.get(name);
       next = this.nextRevision(name);
       this.insertRevision(name, next, spec, now);
       this.insertEvent(name, now, type, `revision ${next}: ${message}`, { revision: next });
-    })();
+    });
     return this.revision(name, next);
   }
 
@@ -214,21 +236,21 @@ export class DeploymentStore {
   /** Makes an existing revision the current one (a rollout's promotion); records an event of `type`. */
   setCurrentRevision(name: string, revision: number, type: string, message: string): Deployment {
     const now = new Date().toISOString();
-    this.db.transaction(() => {
+    this.transact(() => {
       this.revision(name, revision);
       this.db.prepare('UPDATE deployments SET current_revision = ? WHERE name = ?').run(revision, name);
       this.insertEvent(name, now, type, `revision ${revision}: ${message}`, { revision });
-    })();
+    });
     return this.get(name);
   }
 
   /** Deletes a deployment, its revisions and its events. */
   delete(name: string): void {
-    this.db.transaction(() => {
+    this.transact(() => {
       this.get(name);
       this.db.prepare('DELETE FROM deployments WHERE name = ?').run(name);
       this.db.prepare('DELETE FROM deployment_events WHERE deployment = ?').run(name);
-    })();
+    });
   }
 
   /** Whether any revision of any deployment uses the model version (the registry's delete check). */
@@ -246,10 +268,29 @@ export class DeploymentStore {
 
   /** The newest events of a deployment, newest last. */
   events(name: string, limit = 50): DeploymentEvent[] {
+    return this.queryEvents({ limit, deployment: name });
+  }
+
+  /** Events of every deployment (or one), optionally of one type, newest last; see {@link EventQuery}. */
+  queryEvents(query: EventQuery): DeploymentEvent[] {
+    const conditions: [string, string | number | undefined][] = [
+      ['deployment = ?', query.deployment],
+      ['type = ?', query.type],
+      ['id > ?', query.afterId],
+    ];
+    const given = conditions.filter((c): c is [string, string | number] => c[1] !== undefined);
+    const where = given.length === 0 ? '' : `WHERE ${given.map(([sql]) => sql).join(' AND ')}`;
+    const order = query.afterId === undefined ? 'DESC' : 'ASC';
     const rows = this.db
-      .prepare('SELECT id, deployment, at, type, message, data FROM deployment_events WHERE deployment = ? ORDER BY id DESC LIMIT ?')
-      .all(name, limit) as EventRow[];
-    return rows.reverse().map(eventOf);
+      .prepare(`SELECT id, deployment, at, type, message, data FROM deployment_events ${where} ORDER BY id ${order} LIMIT ?`)
+      .all(...given.map(([, value]) => value), query.limit) as EventRow[];
+    return (order === 'DESC' ? rows.reverse() : rows).map(eventOf);
+  }
+
+  /** Calls `listener` with every event stored from now on, after its transaction commits; returns the unsubscribe. */
+  onEvent(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   private deploymentOf(row: DeploymentRow): Deployment {
@@ -274,6 +315,35 @@ export class DeploymentStore {
     const { lastInsertRowid } = this.db
       .prepare('INSERT INTO deployment_events (deployment, at, type, message, data) VALUES (?, ?, ?, ?, ?)')
       .run(name, at, type, message, JSON.stringify(data));
-    this.db.prepare('DELETE FROM deployment_events WHERE deployment = ? AND id <= ?').run(name, Number(lastInsertRowid) - MAX_EVENTS_PER_DEPLOYMENT);
+    const id = Number(lastInsertRowid);
+    this.db.prepare('DELETE FROM deployment_events WHERE deployment = ? AND id <= ?').run(name, id - MAX_EVENTS_PER_DEPLOYMENT);
+    this.pending.push({ id, deployment: name, at, type, message, data });
+    if (!this.db.inTransaction) this.flushEvents();
+  }
+
+  /** Runs `work` in a transaction; its events reach listeners only if it commits. */
+  private transact(work: () => void): void {
+    try {
+      this.db.transaction(work)();
+    } catch (err) {
+      this.pending = [];
+      throw err;
+    }
+    this.flushEvents();
+  }
+
+  /** Tells listeners about stored events in order; a failing listener cannot undo a write. */
+  private flushEvents(): void {
+    const events = this.pending;
+    this.pending = [];
+    for (const event of events) {
+      for (const listener of this.listeners) {
+        try {
+          listener(event);
+        } catch {
+          // A listener (an event stream, the alert engine) reports its own failures; the event is stored either way.
+        }
+      }
+    }
   }
 }

@@ -8,14 +8,14 @@ describe('TrafficMeter', () => {
     meter.arrive(0);
     meter.arrive(500);
     meter.complete(1000, 1000, 1000);
-    meter.complete(1000, 500, 200);
+    meter.complete(1000, 500, 200, true);
     const first = meter.read(1000);
-    expect(first).toMatchObject({ intervalMs: 1000, arrivals: 2, completions: 2, inSystem: 0, busyMs: 1200, lastArrivalMs: 500 });
+    expect(first).toMatchObject({ intervalMs: 1000, arrivals: 2, completions: 2, errors: 1, inSystem: 0, busyMs: 1200, lastArrivalMs: 500 });
     expect(first.concurrency).toBeCloseTo(1.5, 10);
     expect(first.latencyP50Ms).toBe(500);
     expect(first.latencyP99Ms).toBe(1000);
     const second = meter.read(2000);
-    expect(second).toMatchObject({ arrivals: 0, completions: 0, concurrency: 0, busyMs: 0, lastArrivalMs: 500 });
+    expect(second).toMatchObject({ arrivals: 0, completions: 0, errors: 0, concurrency: 0, busyMs: 0, lastArrivalMs: 500 });
     expect(second.latencyP50Ms).toBeNaN();
   });
 

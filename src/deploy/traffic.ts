@@ -9,6 +9,8 @@ export interface TrafficReading {
   readonly intervalMs: number;
   readonly arrivals: number;
   readonly completions: number;
+  /** Completions that failed on the server's side (5xx: a replica lost, no replica, a runtime error). */
+  readonly errors: number;
   /** Time-weighted mean of requests in the system over the interval. */
   readonly concurrency: number;
   /** Requests in the system at the end of the interval. */
@@ -41,6 +43,7 @@ export class TrafficMeter {
   private area = 0;
   private arrivals = 0;
   private completions = 0;
+  private errors = 0;
   private busyMs = 0;
   private samples: number[] = [];
   private lastArrivalMs: number | undefined;
@@ -63,11 +66,12 @@ export class TrafficMeter {
     this.lastArrivalMs = nowMs;
   }
 
-  /** A request left the system after `latencyMs`, of which `servedMs` was service (not activator wait). */
-  complete(nowMs: number, latencyMs: number, servedMs: number): void {
+  /** A request left the system after `latencyMs`, of which `servedMs` was service (not activator wait); `failed` when the server failed it. */
+  complete(nowMs: number, latencyMs: number, servedMs: number, failed = false): void {
     this.advance(nowMs);
     this.inSystem -= 1;
     this.completions += 1;
+    if (failed) this.errors += 1;
     this.busyMs += servedMs;
     if (this.samples.length < MAX_SAMPLES_PER_TICK) this.samples.push(latencyMs);
     else this.samples[this.completions % MAX_SAMPLES_PER_TICK] = latencyMs;
@@ -82,6 +86,7 @@ export class TrafficMeter {
       intervalMs,
       arrivals: this.arrivals,
       completions: this.completions,
+      errors: this.errors,
       concurrency: this.area / intervalMs,
       inSystem: this.inSystem,
       latencyP50Ms: quantile(sorted, 0.5),
@@ -93,6 +98,7 @@ export class TrafficMeter {
     this.area = 0;
     this.arrivals = 0;
     this.completions = 0;
+    this.errors = 0;
     this.busyMs = 0;
     this.samples = [];
     return reading;

@@ -14,12 +14,15 @@ import { deploymentsApiPlugin } from '../api/deployments.js';
 import { rolloutsApiPlugin } from '../api/rollouts.js';
 import { modelsApiPlugin } from '../api/models.js';
 import { releasesApiPlugin } from '../api/releases.js';
+import { alertsApiPlugin } from '../api/alerts.js';
+import { eventsApiPlugin } from '../api/events.js';
 import { reloadIfLoaded, tuneApiPlugin } from '../api/tune.js';
 import { compileCostModel } from '../autoscale/index.js';
 import { DeploymentController, DeploymentStore, Router } from '../deploy/index.js';
 import { RolloutController, RolloutStore } from '../rollout/index.js';
 import { compileRequestLimits, httpErrorHandler, OIP_EXTENSIONS, oipRestPlugin, startGrpcServer } from '../gateway/index.js';
 import type { GrpcServerHandle } from '../gateway/index.js';
+import { AlertEngine, AlertStore, EventStream } from '../observe/index.js';
 import { Registry } from '../registry/index.js';
 import { ReleasePipeline } from '../release/index.js';
 import { Runtime } from '../runtime/index.js';
@@ -68,6 +71,18 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   const registry = Registry.open(options.dataDir);
   const store = DeploymentStore.open(options.dataDir);
   const rolloutStore = RolloutStore.open(options.dataDir);
+  const alertStore = AlertStore.open(options.dataDir);
+  // The server's URL once it listens, for links in alert notifications.
+  let externalUrl = '';
+  const alerts = new AlertEngine({
+    store: alertStore,
+    recordEvent: (deployment, type, message, data) => {
+      if (store.find(deployment) !== undefined) store.recordEvent(deployment, type, message, data);
+    },
+    logWarning: (message, details) => log.warn(details, message),
+    externalUrl: () => externalUrl,
+  });
+  const events = new EventStream(store);
   const runtime = new Runtime({ source: registry, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, extensions: OIP_EXTENSIONS });
   // The warm pool boots with the first deployment: an idle server with none keeps no spare process.
   const target = new LocalTarget({ warmPoolSize: options.warmPoolSize, warmPoolOnStart: false });
@@ -79,6 +94,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     tickMs: options.autoscalerTickMs,
     activator: { maxBuffered: options.activatorMaxBuffered, maxWaitMs: options.activatorMaxWaitMs, retryAfterS: 1 },
     logError: (err, message) => log.error({ err }, message),
+    // Drift is not measured per deployment yet: its rules see no value.
+    onTick: (deployment, tick) => void alerts.observe({ ...tick, deployment, driftScore: null }),
   });
   const rollouts = new RolloutController({
     deployments,
@@ -160,6 +177,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   await app.register(deploymentsApiPlugin, { prefix: '/api/v1', controller: deployments });
   await app.register(releasesApiPlugin, { prefix: '/api/v1', pipeline: releases });
   await app.register(rolloutsApiPlugin, { prefix: '/api/v1', rollouts });
+  await app.register(eventsApiPlugin, { prefix: '/api/v1', store, stream: events });
+  await app.register(alertsApiPlugin, { prefix: '/api/v1', engine: alerts });
   // The web console at `/` (docs/console.md); the routes above keep precedence over its catch-all.
   if (options.console) await app.register(consolePlugin);
 
@@ -186,12 +205,15 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     await app.listen({ host: options.host, port: options.port });
     grpc = await startGrpcServer({ service: router, host: options.host, port: options.grpcPort, limits });
   } catch (err) {
+    events.close();
     await app.close();
     await releases.close();
     rollouts.close();
     await deployments.close();
+    await alerts.close();
     await target.close();
     await runtime.close();
+    alertStore.close();
     rolloutStore.close();
     store.close();
     registry.close();
@@ -201,12 +223,15 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   const httpPort = typeof address === 'object' && address !== null ? address.port : options.port;
   const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
   const grpcHandle = grpc;
+  externalUrl = `http://${hostForUrl}:${httpPort}`;
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       // Stop taking new work everywhere first, then let in-flight requests finish.
       const drained = runtime.drain();
+      // Event streams never end by themselves: they are closed so the HTTP server can.
+      events.close();
       // server.close() waits for every keep-alive connection; a connection becomes idle only when
       // its last response is written, so idle ones are swept until none is left.
       const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
@@ -217,8 +242,10 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       // Rollouts stop where they are (the next start resumes them); replicas drain once no front end takes requests any more.
       rollouts.close();
       await Promise.race([deployments.close(), new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs).unref())]);
+      await alerts.close();
       await target.close();
       await runtime.close();
+      alertStore.close();
       rolloutStore.close();
       store.close();
       registry.close();
@@ -228,7 +255,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
 
   return {
     options,
-    url: `http://${hostForUrl}:${httpPort}`,
+    url: externalUrl,
     grpcPort: grpcHandle.port,
     registry,
     runtime,
