@@ -68,6 +68,11 @@ describe('deployments with real replica processes', () => {
       (points) => points.some((p) => p.throughputRps > 0),
     );
     expect(history.at(-1)?.readyReplicas).toBeGreaterThanOrEqual(1);
+    // The demo model comes with the iris dataset: drift compares against it; energy is metered per deployment.
+    const shown = await deployment(server);
+    expect(shown.drift.referenceSource).toBe('given');
+    const drift = await api<{ referenceRows: number }>(server, 'GET', '/deployments/iris/drift');
+    expect(drift.body.referenceRows).toBeGreaterThan(100);
   });
 
   it('scales to zero when idle and back, answering every buffered request', async () => {

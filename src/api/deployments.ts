@@ -78,6 +78,11 @@ export const deploymentsApiPlugin: FastifyPluginAsync<DeploymentsApiOptions> = a
     return { revisions: controller.revisions(name) };
   });
 
+  app.get('/deployments/:name/drift', async (request) => {
+    const { name } = parse(nameParams, request.params, 'path');
+    return controller.drift(name);
+  });
+
   app.get('/deployments/:name/history', async (request) => {
     const { name } = parse(nameParams, request.params, 'path');
     return controller.history(name);

@@ -76,6 +76,8 @@ function showText(d: DeploymentStatus & { readonly events: readonly DeploymentEv
       ['Resources', `${d.revision.spec.resources.vcpu} vCPU, ${d.revision.spec.resources.memoryGb} GB per replica`],
       ['Cost so far', `${money(d.cost.totalUsd)} (always-on ${money(d.cost.alwaysOnUsd)}, serverless ${money(d.cost.serverlessUsd)}; ${d.cost.replicaSeconds.toFixed(0)} replica-s, ${d.cost.invocations} invocations)`],
       ['Cold starts', d.coldStarts.count === 0 ? '-' : `${d.coldStarts.count}, p50 ${ms(d.coldStarts.p50Ms)}, p90 ${ms(d.coldStarts.p90Ms)}, max ${ms(d.coldStarts.maxMs)}`],
+      ['Input drift', d.drift.score === null ? `- (${d.drift.sampledRequests} request(s) sampled; the windows are filling)` : `PSI ${d.drift.score.toFixed(3)} (${d.drift.level ?? '-'}) over ${d.drift.features} feature(s), reference ${d.drift.referenceSource}`],
+      ['Energy', d.energy === undefined ? '-' : `${d.energy.joules.toFixed(1)} J so far, ${d.energy.watts.toFixed(2)} W now${d.energy.joulesPerInference === null ? '' : `, ${(d.energy.joulesPerInference * 1000).toFixed(3)} mJ per inference`} (${d.energy.mode})`],
     ]) +
     '\n' +
     formatTable(d.replicas, [

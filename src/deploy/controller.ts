@@ -15,6 +15,9 @@ import type { Target } from '../targets/index.js';
 import type { ActivatorOptions } from './activator.js';
 import { mergeTicks, ReplicaSet } from './replica-set.js';
 import type { HistoryPoint, ReplicaSetStatus, ReplicaSetTick } from './replica-set.js';
+import { DriftMonitor } from '../observe/drift.js';
+import type { DriftLevel, DriftReport } from '../observe/drift.js';
+import type { DeploymentUsage } from '../observe/energy.js';
 import { DeploymentRoute } from './route.js';
 import type { TrafficRule } from './route.js';
 import type { Deployment, DeploymentEvent, DeploymentStore, Revision, RevisionSpec } from './store.js';
@@ -49,6 +52,10 @@ export interface DeploymentStatus extends ReplicaSetStatus {
   readonly createdAt: string;
   /** During a rollout: the candidate revision's replicas and the traffic rule between the two. */
   readonly candidate?: CandidateStatus;
+  /** Input drift of production's traffic against the reference: the worst feature's PSI and its level. */
+  readonly drift: { readonly score: number | null; readonly level: DriftLevel | null; readonly features: number; readonly referenceSource: string; readonly sampledRequests: number };
+  /** Energy so far, when metered. */
+  readonly energy?: DeploymentEnergyStatus;
 }
 
 /** The candidate side of a deployment during a rollout. */
@@ -75,6 +82,19 @@ export interface DeploymentControllerOptions {
   readonly logError: (err: unknown, message: string) => void;
   /** Told, once per autoscaler loop tick, what each deployment's replica sets saw together (alert rules observe it). */
   readonly onTick?: (deployment: string, tick: ReplicaSetTick) => void;
+  /** The reference a deployment's drift monitor compares live inputs with (a dataset attached to its model); undefined: the first sampled rows. */
+  readonly driftReference?: (model: string) => { readonly input?: string; readonly rows: readonly (readonly number[])[] } | undefined;
+  /** A deployment's energy so far (the energy meter's figures); undefined when not metered. */
+  readonly energyOf?: (deployment: string) => DeploymentEnergyStatus | undefined;
+}
+
+/** A deployment's energy as `deployments show` reports it (see src/observe/energy.ts). */
+export interface DeploymentEnergyStatus {
+  readonly joules: number;
+  readonly watts: number;
+  readonly joulesPerInference: number | null;
+  /** How it was estimated: rapl | cpu_load | constant. */
+  readonly mode: string;
 }
 
 function checkResources(input: Partial<ReplicaResources> | undefined, base: ReplicaResources): ReplicaResources {
@@ -238,10 +258,38 @@ export class DeploymentController {
     const route = this.route(name);
     const { name: deploymentName, revision, createdAt } = route.baseline.current;
     const candidate = route.candidate;
-    const base = { name: deploymentName, revision, createdAt, ...route.baseline.status() };
+    const drift = route.drift.report();
+    const energy = this.options.energyOf?.(name);
+    const base = {
+      name: deploymentName,
+      revision,
+      createdAt,
+      ...route.baseline.status(),
+      drift: { score: drift.score, level: drift.level, features: drift.features, referenceSource: drift.referenceSource, sampledRequests: drift.sampledRequests },
+      ...(energy === undefined ? {} : { energy }),
+    };
     if (candidate === undefined) return base;
     const control = route.control?.status();
     return { ...base, candidate: { revision: candidate.current.revision, traffic: route.traffic, ...candidate.status(), ...(control === undefined ? {} : { control }) } };
+  }
+
+  /** A model's reference rows changed (a dataset attached): every deployment of it compares against them from now on. */
+  setDriftReference(model: string, rows: readonly (readonly number[])[]): void {
+    for (const route of this.routes.values()) if (route.baseline.current.revision.spec.model === model) route.drift.setReference(rows);
+  }
+
+  /** Input drift of a deployment's production traffic, per feature (PSI and KS against the reference). */
+  drift(name: string): DriftReport {
+    return this.route(name).drift.report();
+  }
+
+  /** What the energy meter attributes: each deployment's replicas with their usage, and the requests they answered. */
+  usage(): DeploymentUsage[] {
+    return this.all().map((route) => ({
+      name: route.baseline.current.name,
+      replicas: route.sets().flatMap((s) => s.replicaUsage()),
+      inferences: route.sets().reduce((n, s) => n + s.answeredRequests, 0),
+    }));
   }
 
   /** The deployment's recent ticks: production's, and the candidate's during a rollout. */
@@ -312,7 +360,9 @@ export class DeploymentController {
 
   private launch(deployment: Deployment): void {
     const set = this.replicaSet(deployment, undefined);
-    this.routes.set(deployment.name, new DeploymentRoute(set, this.options.logError));
+    const reference = this.options.driftReference?.(deployment.revision.spec.model);
+    const drift = new DriftMonitor(reference === undefined ? {} : { ...(reference.input === undefined ? {} : { input: reference.input }), reference: reference.rows });
+    this.routes.set(deployment.name, new DeploymentRoute(set, this.options.logError, drift));
     this.options.target.prepare();
     set.start();
   }
@@ -342,6 +392,8 @@ export class DeploymentController {
       },
       logError,
       nowMs: Date.now,
+      // Only production's history carries the deployment's energy (it is metered per deployment).
+      ...(track === undefined && this.options.energyOf !== undefined ? { energyJoules: () => this.options.energyOf?.(name)?.joules } : {}),
       onTick: (tick) => {
         const earlier = this.ticks.get(name);
         this.ticks.set(name, earlier === undefined ? tick : mergeTicks(earlier, tick));

@@ -46,6 +46,8 @@ export interface HistoryPoint {
   readonly readyReplicas: number;
   /** Cost accrued since the set started, USD. */
   readonly costUsd: number;
+  /** Energy the deployment used since the server started, J (with its estimate's mode), when metered. */
+  readonly energyJoules?: number;
 }
 
 /** Ticks of history kept per replica set (10 minutes at the default 1 s tick). */
@@ -122,6 +124,8 @@ export interface ReplicaSetContext {
   readonly nowMs: () => number;
   /** Told what each autoscaler tick saw (the alert engine's observations). */
   readonly onTick?: (tick: ReplicaSetTick) => void;
+  /** The deployment's energy so far, J, for the history; undefined when not metered. */
+  readonly energyJoules?: () => number | undefined;
 }
 
 interface Member {
@@ -133,6 +137,11 @@ interface Member {
   readonly startedAt: string;
   /** The usage reading the last tick saw, to turn CPU time into utilization. */
   lastUsage: ReplicaUsage | undefined;
+}
+
+/** `{ [key]: value }` when the value is defined, else `{}` (exact optional properties). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return value === undefined ? {} : ({ [key]: value } as { [P in K]?: V });
 }
 
 /** Samples of cold starts kept for the summary. */
@@ -161,6 +170,8 @@ export class ReplicaSet {
   private coldStartCount = 0;
   /** Replicas lost or failed to start since the last tick. */
   private lossesSinceTick = 0;
+  /** Requests answered since the set started (the energy meter's joules per inference). */
+  private answered = 0;
   /** When the deployment last had no replica and a request came: the start of a cold start. */
   private coldSince: number | undefined;
   private closed = false;
@@ -226,7 +237,9 @@ export class ReplicaSet {
     const waited = { ms: 0 };
     let failed = false;
     try {
-      return await this.dispatch(request, options, arrivedMs, true, waited);
+      const response = await this.dispatch(request, options, arrivedMs, true, waited);
+      this.answered += 1;
+      return response;
     } catch (err) {
       // The error rate counts the server's failures (5xx), not requests refused as invalid (the SRE workbook's availability SLI).
       failed = toContinuumError(err).httpStatus >= 500;
@@ -326,6 +339,7 @@ export class ReplicaSet {
       desiredReplicas: this.desired,
       readyReplicas: ready,
       costUsd: this.ledger.totalUsd,
+      ...optional('energyJoules', this.context.energyJoules?.()),
     });
     if (this.historyPoints.length > MAX_HISTORY_POINTS) this.historyPoints.shift();
     const replicaLosses = this.lossesSinceTick;
@@ -339,6 +353,16 @@ export class ReplicaSet {
       costUsd: this.ledger.totalUsd - costBeforeUsd,
     });
     return decision;
+  }
+
+  /** Requests this set answered since it started. */
+  get answeredRequests(): number {
+    return this.answered;
+  }
+
+  /** Each replica's id and latest health-check usage (CPU time, RSS): what the energy meter attributes. */
+  replicaUsage(): readonly { readonly id: string; readonly usage: ReplicaUsage | undefined }[] {
+    return [...this.members].map((m) => ({ id: m.replica.id, usage: m.replica.usage }));
   }
 
   /** The newest ticks, oldest first: throughput, latency, load, replicas and cost over time. */

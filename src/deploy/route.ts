@@ -13,6 +13,7 @@
 import { ContinuumError, toContinuumError } from '../errors.js';
 import type { InferRequest, InferResponse, ModelStatistics, Tensor } from '../oip/types.js';
 import type { InferOptions } from '../runtime/index.js';
+import type { DriftMonitor } from '../observe/drift.js';
 import { outputsAgree } from '../rollout/analysis.js';
 import type { TrackSample } from '../rollout/types.js';
 import { sumStatistics } from './replica-set.js';
@@ -174,6 +175,8 @@ export class DeploymentRoute {
   constructor(
     private baselineSet: ReplicaSet,
     private readonly logError: (err: unknown, message: string) => void,
+    /** Watches production's inputs against a reference (sampled rows: cheap on the hot path). */
+    readonly drift: DriftMonitor,
   ) {}
 
   /** The production revision's replica set. */
@@ -257,6 +260,7 @@ export class DeploymentRoute {
       const pinned = this.track(version);
       return this.serve(pinned, this.setOf(pinned), request, options);
     }
+    this.drift.observe(request, this.baselineSet.current.revision.revision);
     const choice = chooseTrack(this.rule, this.chooser, options.header);
     this.chooser = choice.state;
     const candidate = this.candidateSet;

@@ -132,6 +132,14 @@ describe('DriftMonitor', () => {
     expect(report.drift[0]).toMatchObject({ feature: 0, referenceN: 10, liveN: 20, ks: 0 });
   });
 
+  it('compares a reference given in doubles with FP32 inputs of the same values as no drift, ties included', () => {
+    // 0.2 is not a float; an FP32 input of 0.2 is 0.2000000030. Rounded alike, the tied values stay in one bin.
+    const values = [0.1, 0.2, 0.2, 0.2, 0.2, 0.3, 0.4, 0.4, 1.3, 1.5, 1.8, 2.3];
+    const monitor = new DriftMonitor({ sampleShare: 1, liveRows: 48, minLiveRows: 48, reference: values.map((v) => [v]) });
+    for (let i = 0; i < 48; i++) monitor.observe({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 1], data: Float32Array.of(values[i % values.length] as number) }] });
+    expect(monitor.report().score).toBeLessThan(0.01);
+  });
+
   it('samples one request in ⌈1/share⌉ and copies at most maxRowsPerRequest rows of maxFeatures elements', () => {
     const monitor = new DriftMonitor({ sampleShare: 0.25, maxRowsPerRequest: 2, maxFeatures: 5, referenceRows: 1000 });
     const image: Tensor = { name: 'input', datatype: 'FP32', shape: [4, 3, 4], data: new Float32Array(48) };

@@ -259,9 +259,14 @@ export interface DriftReport {
   readonly level: DriftLevel | null;
 }
 
-/** Fixed-capacity rows of fixed width in one Float64Array; as a ring it keeps the newest rows. */
+/**
+ * Fixed-capacity rows of fixed width in one Float32Array; as a ring it keeps the newest rows.
+ * Single precision for both windows: inputs mostly arrive as FP32, and a reference given in
+ * doubles (a JSON dataset) must be rounded the same way, or tied values (iris's petal width 0.2
+ * thirty times over) land on the other side of a quantile edge and show as drift.
+ */
 class RowWindow {
-  private readonly values: Float64Array;
+  private readonly values: Float32Array;
   private count = 0;
   private next = 0;
 
@@ -269,7 +274,7 @@ class RowWindow {
     readonly capacity: number,
     readonly width: number,
   ) {
-    this.values = new Float64Array(capacity * width);
+    this.values = new Float32Array(capacity * width);
   }
 
   get rows(): number {

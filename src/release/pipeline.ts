@@ -61,6 +61,8 @@ export interface ReleasePipelineOptions {
   readonly onPromoted?: (model: string, version: string) => Promise<unknown> | void;
   /** Longest wait for a gate replica's first resident-memory reading. @default 10000 */
   readonly usageTimeoutMs?: number;
+  /** Told when a model's dataset is attached or replaced (the deployments' drift monitors take it as their reference). */
+  readonly onDatasetAttached?: (model: string, dataset: Dataset) => void;
 }
 
 /** Statuses during which another release of the same model must wait. */
@@ -149,7 +151,14 @@ export class ReleasePipeline {
   /** Attaches a (validated) dataset to a model for its accuracy gate. */
   attachDataset(model: string, dataset: Dataset): DatasetSummary {
     this.options.registry.getModel(model);
-    return this.store.attachDataset(model, dataset);
+    const summary = this.store.attachDataset(model, dataset);
+    this.options.onDatasetAttached?.(model, dataset);
+    return summary;
+  }
+
+  /** The dataset attached to a model, or undefined. */
+  dataset(model: string): Dataset | undefined {
+    return this.store.dataset(model);
   }
 
   /** The summary of a model's dataset; CONTINUUM_ERR_DATASET_NOT_FOUND when it has none. */

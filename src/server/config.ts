@@ -33,6 +33,8 @@ export interface ServeOptions {
   readonly warmPoolSize?: number;
   /** Serve the web console (dist/console) at `/`. @default true */
   readonly console?: boolean;
+  /** How often the energy meter samples (CodeCarbon's default is 15 s). @default 5000 */
+  readonly energyIntervalMs?: number;
 }
 
 /** Serve options after validation and defaults. */
@@ -50,6 +52,7 @@ export interface CompiledServeOptions {
   readonly activatorMaxWaitMs: number;
   readonly warmPoolSize: number;
   readonly console: boolean;
+  readonly energyIntervalMs: number;
 }
 
 const port = z.number().int().min(0).max(65535);
@@ -68,6 +71,7 @@ const schema = z.object({
   activatorMaxWaitMs: z.number().int().min(1).max(3_600_000).default(30_000),
   warmPoolSize: z.number().int().min(0).max(64).default(1),
   console: z.boolean().default(true),
+  energyIntervalMs: z.number().int().min(100).max(3_600_000).default(5000),
 });
 
 /** The data directory when none is given: `$CONTINUUM_HOME`, else `./.continuum`. */

@@ -22,9 +22,10 @@ import { DeploymentController, DeploymentStore, Router } from '../deploy/index.j
 import { RolloutController, RolloutStore } from '../rollout/index.js';
 import { compileRequestLimits, httpErrorHandler, OIP_EXTENSIONS, oipRestPlugin, startGrpcServer } from '../gateway/index.js';
 import type { GrpcServerHandle } from '../gateway/index.js';
-import { AlertEngine, AlertStore, EventStream } from '../observe/index.js';
+import { AlertEngine, AlertStore, EnergyMeter, EventStream } from '../observe/index.js';
 import { Registry } from '../registry/index.js';
 import { ReleasePipeline } from '../release/index.js';
+import type { Dataset } from '../release/index.js';
 import { Runtime } from '../runtime/index.js';
 import { bearerToken, isLoopbackHost, TokenStore } from '../security/index.js';
 import { LocalTarget } from '../targets/index.js';
@@ -86,7 +87,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   const runtime = new Runtime({ source: registry, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, extensions: OIP_EXTENSIONS });
   // The warm pool boots with the first deployment: an idle server with none keeps no spare process.
   const target = new LocalTarget({ warmPoolSize: options.warmPoolSize, warmPoolOnStart: false });
-  const deployments = new DeploymentController({
+  const deployments: DeploymentController = new DeploymentController({
     store,
     registry,
     target,
@@ -94,9 +95,20 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     tickMs: options.autoscalerTickMs,
     activator: { maxBuffered: options.activatorMaxBuffered, maxWaitMs: options.activatorMaxWaitMs, retryAfterS: 1 },
     logError: (err, message) => log.error({ err }, message),
-    // Drift is not measured per deployment yet: its rules see no value.
-    onTick: (deployment, tick) => void alerts.observe({ ...tick, deployment, driftScore: null }),
+    onTick: (deployment, tick) => void alerts.observe({ ...tick, deployment, driftScore: deployments.find(deployment)?.drift.report().score ?? null }),
+    // A model's attached dataset (the accuracy gate's) is also the reference its inputs drift from.
+    driftReference: (model): { input: string; rows: readonly (readonly number[])[] } | undefined => {
+      const dataset: Dataset | undefined = releases.dataset(model);
+      return dataset === undefined ? undefined : { input: dataset.input, rows: dataset.features };
+    },
+    energyOf: (name) => {
+      const snapshot = energy.snapshot();
+      const figures = snapshot.deployments[name];
+      return figures === undefined ? undefined : { ...figures, mode: snapshot.mode };
+    },
   });
+  // Energy by CodeCarbon's method (docs/energy-and-drift.md), attributed to deployments by their replicas' CPU and memory.
+  const energy = new EnergyMeter({ intervalMs: options.energyIntervalMs });
   const rollouts = new RolloutController({
     deployments,
     store: rolloutStore,
@@ -123,6 +135,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       return spec === undefined ? undefined : { model: spec.model, version: spec.version };
     },
     onPromoted: (name) => reloadIfLoaded(runtime, name),
+    onDatasetAttached: (model, dataset) => deployments.setDriftReference(model, dataset.features),
   });
 
   // Security baseline: on any non-loopback interface the management API needs a token; the first
@@ -189,6 +202,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   }
   deployments.start();
   rollouts.start();
+  energy.start(() => deployments.usage());
   // Like Triton's default model control mode: every registry model no deployment serves is loaded
   // in-process at start.
   for (const { name } of registry.listDefaults()) {
@@ -206,6 +220,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     grpc = await startGrpcServer({ service: router, host: options.host, port: options.grpcPort, limits });
   } catch (err) {
     events.close();
+    energy.stop();
     await app.close();
     await releases.close();
     rollouts.close();
@@ -232,6 +247,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       const drained = runtime.drain();
       // Event streams never end by themselves: they are closed so the HTTP server can.
       events.close();
+      energy.stop();
       // server.close() waits for every keep-alive connection; a connection becomes idle only when
       // its last response is written, so idle ones are swept until none is left.
       const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
