@@ -38,8 +38,10 @@ export function buildProgram(): Command {
     .option('--no-demo', 'do not register the demo model')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'warn')
     .option('--autoscaler-tick-ms <ms>', 'period of the autoscaler loop', wholeNumber(10), 1000)
-    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number }) => {
+    .option('--no-metrics', 'do not serve Prometheus metrics at /metrics')
+    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number; metrics: boolean }) => {
       const server = await startServer({
+        metrics: opts.metrics,
         autoscalerTickMs: opts.autoscalerTickMs,
         host: opts.host,
         port: opts.port,

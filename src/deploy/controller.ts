@@ -16,7 +16,7 @@ import type { ActivatorOptions } from './activator.js';
 import { ReplicaSet } from './replica-set.js';
 import type { HistoryPoint, ReplicaSetStatus } from './replica-set.js';
 import { DeploymentRoute } from './route.js';
-import type { TrafficRule } from './route.js';
+import type { TrackName, TrafficRule } from './route.js';
 import type { Deployment, DeploymentEvent, DeploymentStore, Revision, RevisionSpec } from './store.js';
 
 /** Friendly input of a new deployment (API body, CLI flags). */
@@ -73,6 +73,8 @@ export interface DeploymentControllerOptions {
   /** @default DEFAULT_ACTIVATOR_OPTIONS */
   readonly activator?: ActivatorOptions;
   readonly logError: (err: unknown, message: string) => void;
+  /** Hears every event a replica set records (metrics count cold starts and scaling decisions from them). */
+  readonly onEvent?: (deployment: string, track: TrackName, type: string, data: Readonly<Record<string, unknown>> | undefined) => void;
 }
 
 function checkResources(input: Partial<ReplicaResources> | undefined, base: ReplicaResources): ReplicaResources {
@@ -312,7 +314,7 @@ export class DeploymentController {
 
   /** A replica set for `deployment`; a candidate's and a control's events say whose they are. */
   private replicaSet(deployment: Deployment, track: 'candidate' | 'control' | undefined): ReplicaSet {
-    const { store, registry, target, costModel, logError } = this.options;
+    const { store, registry, target, costModel, logError, onEvent } = this.options;
     const name = deployment.name;
     const tag = track === undefined ? {} : { track, revision: deployment.revision.revision };
     return new ReplicaSet(deployment, {
@@ -323,6 +325,7 @@ export class DeploymentController {
       recordEvent: (type, message, data) => {
         // A deployment deleted while a replica still reports in has no events to keep.
         if (store.find(name) !== undefined) store.recordEvent(name, type, track === undefined ? message : `${track}: ${message}`, { ...data, ...tag });
+        onEvent?.(name, track ?? 'baseline', type, data);
       },
       logError,
       nowMs: Date.now,

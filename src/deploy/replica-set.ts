@@ -335,6 +335,11 @@ export class ReplicaSet {
     };
   }
 
+  /** Every replica with its latest health-check usage (CPU, memory, queue), read at a metrics scrape. */
+  replicaUsage(): readonly { readonly id: string; readonly revision: number; readonly usage: ReplicaUsage | undefined }[] {
+    return [...this.members].map((m) => ({ id: m.replica.id, revision: m.revision, usage: m.replica.usage }));
+  }
+
   /** Whether a request would be served now or after a start (a scaled-to-zero deployment is ready: it activates). */
   isReady(): boolean {
     return !this.closed;

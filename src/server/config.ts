@@ -31,6 +31,8 @@ export interface ServeOptions {
   readonly activatorMaxWaitMs?: number;
   /** Spare replica processes kept booted for fast scale-from-zero. @default 1 */
   readonly warmPoolSize?: number;
+  /** Prometheus metrics at `GET /metrics` (docs/metrics.md). @default true */
+  readonly metrics?: boolean;
 }
 
 /** Serve options after validation and defaults. */
@@ -47,6 +49,7 @@ export interface CompiledServeOptions {
   readonly activatorMaxBuffered: number;
   readonly activatorMaxWaitMs: number;
   readonly warmPoolSize: number;
+  readonly metrics: boolean;
 }
 
 const port = z.number().int().min(0).max(65535);
@@ -64,6 +67,7 @@ const schema = z.object({
   activatorMaxBuffered: z.number().int().min(0).max(1_000_000).default(1000),
   activatorMaxWaitMs: z.number().int().min(1).max(3_600_000).default(30_000),
   warmPoolSize: z.number().int().min(0).max(64).default(1),
+  metrics: z.boolean().default(true),
 });
 
 /** The data directory when none is given: `$CONTINUUM_HOME`, else `./.continuum`. */

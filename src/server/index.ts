@@ -18,6 +18,7 @@ import { reloadIfLoaded, tuneApiPlugin } from '../api/tune.js';
 import { compileCostModel } from '../autoscale/index.js';
 import { DeploymentController, DeploymentStore, Router } from '../deploy/index.js';
 import { RolloutController, RolloutStore } from '../rollout/index.js';
+import { ContinuumMetrics, metricsPlugin, RequestMetrics, RequestObserver } from '../observe/index.js';
 import { compileRequestLimits, httpErrorHandler, OIP_EXTENSIONS, oipRestPlugin, startGrpcServer } from '../gateway/index.js';
 import type { GrpcServerHandle } from '../gateway/index.js';
 import { Registry } from '../registry/index.js';
@@ -49,6 +50,8 @@ export interface RunningServer {
   readonly runtime: Runtime;
   readonly deployments: DeploymentController;
   readonly rollouts: RolloutController;
+  /** The Prometheus metrics behind `GET /metrics`; undefined with `metrics: false`. */
+  readonly metrics: ContinuumMetrics | undefined;
   readonly app: FastifyInstance;
   /** A management token created at this start (non-loopback first start only); shown once. */
   readonly newToken: string | undefined;
@@ -70,6 +73,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   const runtime = new Runtime({ source: registry, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, extensions: OIP_EXTENSIONS });
   // The warm pool boots with the first deployment: an idle server with none keeps no spare process.
   const target = new LocalTarget({ warmPoolSize: options.warmPoolSize, warmPoolOnStart: false });
+  // Metrics read the controller at scrape time; the controller tells them its events as they happen.
+  let metrics: ContinuumMetrics | undefined;
   const deployments = new DeploymentController({
     store,
     registry,
@@ -78,7 +83,10 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     tickMs: options.autoscalerTickMs,
     activator: { maxBuffered: options.activatorMaxBuffered, maxWaitMs: options.activatorMaxWaitMs, retryAfterS: 1 },
     logError: (err, message) => log.error({ err }, message),
+    onEvent: (deployment, track, type, data) => metrics?.onDeploymentEvent(deployment, track, type, data),
   });
+  const requestMetrics = options.metrics ? new RequestMetrics() : undefined;
+  if (requestMetrics !== undefined) metrics = new ContinuumMetrics({ requests: requestMetrics, runtime, deployments });
   const rollouts = new RolloutController({
     deployments,
     store: rolloutStore,
@@ -87,7 +95,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     },
     logError: (err, message) => log.error({ err }, message),
   });
-  const router = new Router(runtime, deployments, registry);
+  const router = new Router(runtime, deployments, registry, requestMetrics === undefined ? undefined : new RequestObserver(requestMetrics, undefined));
   registry.addUseCheck((name, version) =>
     runtime.loadedVersions().some((v) => v.name === name && v.version === version) ? 'it is loaded in the runtime (unload it first)' : undefined,
   );
@@ -129,6 +137,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     });
   }
   await app.register(oipRestPlugin, { service: router, limits });
+  if (metrics !== undefined) await app.register(metricsPlugin, { metrics });
   await app.register(modelsApiPlugin, {
     prefix: '/api/v1',
     registry,
@@ -231,6 +240,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     runtime,
     deployments,
     rollouts,
+    metrics,
     app,
     newToken,
     authRequired,
