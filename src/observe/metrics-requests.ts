@@ -14,6 +14,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/ap
 import { toContinuumError } from '../errors.js';
 import type { InferResponse } from '../oip/types.js';
 import type { InferOptions, InferTiming } from '../runtime/index.js';
+import { epochNowMs } from './tracing.js';
 
 /**
  * Latency bucket bounds in seconds: 100 µs to 30 s, about 2.5× apart (Prometheus' client defaults
@@ -101,8 +102,6 @@ export class RequestMetrics {
 /** Microseconds to seconds. */
 const US_PER_S = 1e6;
 
-/** Epoch milliseconds with sub-millisecond precision, the time OpenTelemetry takes for explicit span starts. */
-const epochNowMs = (): number => performance.timeOrigin + performance.now();
 
 /**
  * One request in the router: records its outcome and timing into the metrics and, with a tracer,
@@ -132,7 +131,7 @@ class InferenceCall {
       const parent = options?.traceContext ?? ROOT_CONTEXT;
       this.span = tracer.startSpan(
         'continuum.route',
-        { kind: SpanKind.INTERNAL, attributes: { 'continuum.deployment': deployment, 'continuum.model': model } },
+        { kind: SpanKind.INTERNAL, startTime: epochNowMs(), attributes: { 'continuum.deployment': deployment, 'continuum.model': model } },
         parent,
       );
       this.spanContext = trace.setSpan(parent, this.span);
@@ -171,11 +170,11 @@ class InferenceCall {
   failed(err: unknown): never {
     const e = toContinuumError(err);
     const unknownName = UNKNOWN_NAME_CODES.has(e.code);
-    this.finish(e.httpStatus, unknownName ? '' : this.model, unknownName ? '' : this.version);
     if (this.span !== undefined) {
       this.span.recordException(e);
       this.span.setStatus({ code: SpanStatusCode.ERROR, message: e.code });
     }
+    this.finish(e.httpStatus, unknownName ? '' : this.model, unknownName ? '' : this.version);
     throw err;
   }
 
@@ -195,7 +194,7 @@ class InferenceCall {
     }
     if (this.span !== undefined) {
       this.span.setAttributes({ 'continuum.model_version': version, 'http.response.status_code': code });
-      this.span.end();
+      this.span.end(epochNowMs());
     }
   }
 }

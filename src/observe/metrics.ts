@@ -1,6 +1,6 @@
 /**
  * Continuum's Prometheus metrics, served at `GET /metrics` (text exposition format 0.0.4): the
- * router's per-request figures (requests-metrics.ts), the deployments' replicas, cold starts,
+ * router's per-request figures (metrics-requests.ts), the deployments' replicas, cold starts,
  * scaling, cost and activator, every replica's CPU and memory (from its health checks), and the
  * server process's own (prom-client's default metrics). Everything about deployments is read from
  * the controller when Prometheus scrapes (prom-client `collect`), so nothing is kept per tick.

@@ -18,7 +18,7 @@ import { reloadIfLoaded, tuneApiPlugin } from '../api/tune.js';
 import { compileCostModel } from '../autoscale/index.js';
 import { DeploymentController, DeploymentStore, Router } from '../deploy/index.js';
 import { RolloutController, RolloutStore } from '../rollout/index.js';
-import { ContinuumMetrics, metricsPlugin, RequestMetrics, RequestObserver } from '../observe/index.js';
+import { ContinuumMetrics, InferenceTracing, metricsPlugin, RequestMetrics, RequestObserver } from '../observe/index.js';
 import { compileRequestLimits, httpErrorHandler, OIP_EXTENSIONS, oipRestPlugin, startGrpcServer } from '../gateway/index.js';
 import type { GrpcServerHandle } from '../gateway/index.js';
 import { Registry } from '../registry/index.js';
@@ -95,7 +95,10 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     },
     logError: (err, message) => log.error({ err }, message),
   });
-  const router = new Router(runtime, deployments, registry, requestMetrics === undefined ? undefined : new RequestObserver(requestMetrics, undefined));
+  const tracing =
+    options.otlpTracesUrl === undefined ? undefined : InferenceTracing.start({ tracesUrl: options.otlpTracesUrl, serviceName: SERVER_NAME, serviceVersion: SERVER_VERSION });
+  const observer = requestMetrics === undefined && tracing === undefined ? undefined : new RequestObserver(requestMetrics, tracing?.tracer);
+  const router = new Router(runtime, deployments, registry, observer);
   registry.addUseCheck((name, version) =>
     runtime.loadedVersions().some((v) => v.name === name && v.version === version) ? 'it is loaded in the runtime (unload it first)' : undefined,
   );
@@ -136,7 +139,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       if (!tokens.verify(token)) throw new ContinuumError('CONTINUUM_ERR_UNAUTHENTICATED', 'the token is not valid');
     });
   }
-  await app.register(oipRestPlugin, { service: router, limits });
+  await app.register(oipRestPlugin, { service: router, limits, ...(tracing === undefined ? {} : { tracing }) });
   if (metrics !== undefined) await app.register(metricsPlugin, { metrics });
   await app.register(modelsApiPlugin, {
     prefix: '/api/v1',
@@ -190,9 +193,10 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   let grpc: GrpcServerHandle | undefined;
   try {
     await app.listen({ host: options.host, port: options.port });
-    grpc = await startGrpcServer({ service: router, host: options.host, port: options.grpcPort, limits });
+    grpc = await startGrpcServer({ service: router, host: options.host, port: options.grpcPort, limits, ...(tracing === undefined ? {} : { tracing }) });
   } catch (err) {
     await app.close();
+    await tracing?.shutdown();
     await releases.close();
     rollouts.close();
     await deployments.close();
@@ -225,6 +229,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       await Promise.race([deployments.close(), new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs).unref())]);
       await target.close();
       await runtime.close();
+      // The spans of the last requests are sent before the process goes.
+      await tracing?.shutdown();
       rolloutStore.close();
       store.close();
       registry.close();
