@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -145,5 +145,16 @@ describe('metrics scraped by a real Prometheus', () => {
     expect((await query('continuum_process_resident_memory_bytes'))[0]?.value).toBeGreaterThan(0);
     expect((await query('continuum_deployment_traffic_share{deployment="iris",track="baseline"}'))[0]?.value).toBe(1);
     expect((await query('sum(continuum_deployment_cost_usd_total{deployment="iris"})'))[0]?.value).toBeGreaterThan(0);
+  });
+
+  it('the Grafana dashboard\'s every query is valid PromQL and the throughput panel sees the deployment', async () => {
+    const dashboard = JSON.parse(readFileSync(new URL('../docs/grafana-dashboard.json', import.meta.url), 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
+    const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => ({ panel: p.title, expr: t.expr.replaceAll('$__rate_interval', '1m').replaceAll('$deployment', '.*') })));
+    expect(exprs.length).toBeGreaterThan(10);
+    // query() throws on a query Prometheus refuses.
+    for (const { expr } of exprs) await query(expr);
+    const throughput = exprs.find((e) => e.panel === 'Throughput by deployment') as { expr: string };
+    const rates = await until('a rate over two scrapes', () => query(throughput.expr), (s) => s.some((x) => x.metric['deployment'] === 'iris'), 20_000);
+    expect(rates.map((x) => x.metric['deployment'])).toContain('iris');
   });
 });

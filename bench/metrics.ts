@@ -1,0 +1,274 @@
+/**
+ * `npm run bench:metrics [-- --quick] [-- --rounds N]`: what Prometheus metrics cost on the
+ * request path. Two `continuum serve` processes serve the benchmark MLP (bench/models.ts) in
+ * process over OIP REST JSON, one with metrics on (the default) and scraped every second the way
+ * Prometheus would, one with `--no-metrics`; tracing is off in both. Each is measured at
+ * concurrency 64 with the serving benchmark's method (bench/drive.ts, bench/loadgen.ts:
+ * perf_analyzer's windows, the load generator in its own process), in rounds whose order
+ * alternates, so drift on a shared machine falls on both alike. The throughput ratio (on / off,
+ * paired within a round, median over rounds) is checked against issue 5's bound: metrics may
+ * cost at most 3%.
+ *
+ * Writes bench/results/metrics-<timestamp>.json and the section of docs/benchmarks.md between
+ * `<!-- metrics:begin -->` and `<!-- metrics:end -->` (a --quick run writes its JSON to the temp
+ * directory only). Every process it starts is ended when it finishes, fails or is interrupted.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { request } from 'undici';
+import { prepareContinuum, pushModel, ROOT, startContinuum } from './continuum.js';
+import type { ContinuumServer } from './continuum.js';
+import { driveLoadgen } from './drive.js';
+import type { LoadgenConfig } from './loadgen.js';
+import { checkTarget, median, PERF_ANALYZER_STABILITY, summarize } from './method.js';
+import type { Measurement, TargetCheck } from './method.js';
+import { writeMlp } from './models.js';
+import type { BenchModel } from './models.js';
+import { ProcessSet } from './processes.js';
+import { machineLine, targetsTable, withMarkedSection } from './report.js';
+import type { MachineInfo } from './report.js';
+import { gitCommit, machineInfo, resultStamp } from './run-info.js';
+
+/** The two servers compared. */
+type Variant = 'metrics' | 'no-metrics';
+
+/** Timing of one measurement (see bench/serving.ts for why these values). */
+interface Timing {
+  readonly rounds: number;
+  readonly warmupMs: number;
+  readonly windowMs: number;
+  readonly maxWindows: number;
+  readonly maxMeasureMs: number;
+}
+
+/** The full run: six rounds (three in each order), 1 s windows, at most 5 per measurement. */
+const FULL: Timing = { rounds: 6, warmupMs: 1000, windowMs: 1000, maxWindows: 5, maxMeasureMs: 20_000 };
+/** The smoke run: two rounds, short windows. */
+const QUICK: Timing = { rounds: 2, warmupMs: 300, windowMs: 300, maxWindows: 3, maxMeasureMs: 5_000 };
+
+/** The serving benchmark's MLP REST JSON case at its top concurrency. */
+const CONCURRENCY = 64;
+/** The first measurement of each server warms it up this many times longer (JIT, connections). */
+const FIRST_WARMUP_FACTOR = 3;
+/** Issue 5: metrics on may lose at most 3% of throughput. */
+const RATIO_BOUND = 0.97;
+/** How often the metrics-on server is scraped during its measurement (a Prometheus scrape_interval). */
+const SCRAPE_INTERVAL_MS = 1000;
+
+const BEGIN = '<!-- metrics:begin -->';
+const END = '<!-- metrics:end -->';
+
+/** One measurement of one server in one round. */
+interface MetricsRow {
+  readonly round: number;
+  readonly variant: Variant;
+  readonly measurement: Measurement;
+  /** Scrapes of /metrics during the measurement (0 for the server without metrics). */
+  readonly scrapes: number;
+  /** Size of the last scrape's text, bytes. */
+  readonly scrapeBytes: number;
+}
+
+/** A whole run. */
+interface MetricsResult {
+  readonly date: string;
+  readonly command: string;
+  readonly commit: string;
+  readonly quick: boolean;
+  readonly machine: MachineInfo;
+  readonly loadAverageAtEnd: number;
+  readonly method: Timing & { readonly concurrency: number; readonly stability: string };
+  readonly rows: readonly MetricsRow[];
+  /** Throughput with metrics over without, per round (paired). */
+  readonly ratioByRound: readonly number[];
+  readonly target: TargetCheck;
+  readonly failures: readonly string[];
+}
+
+/** Fetches `url`; its status and body text. */
+async function fetchText(url: string): Promise<{ readonly status: number; readonly text: string }> {
+  const res = await request(url);
+  return { status: res.statusCode, text: await res.body.text() };
+}
+
+/** Measures one server once, scraping its /metrics meanwhile when it has them. */
+async function measure(processes: ProcessSet, server: ContinuumServer, variant: Variant, model: BenchModel, timing: Timing, round: number, first: boolean): Promise<MetricsRow> {
+  const config: LoadgenConfig = {
+    target: { protocol: 'rest-json', origin: server.origin, model: model.name, input: { name: model.inputName, shape: [...model.requestShape], seed: 11 }, outputName: model.outputName },
+    concurrency: CONCURRENCY,
+    warmupMs: timing.warmupMs * (first ? FIRST_WARMUP_FACTOR : 1),
+    windowMs: timing.windowMs,
+    maxWindows: timing.maxWindows,
+    maxMeasureMs: timing.maxMeasureMs,
+    stability: PERF_ANALYZER_STABILITY,
+    probe: false,
+  };
+  let scrapes = 0;
+  let scrapeBytes = 0;
+  const scraper =
+    variant === 'metrics'
+      ? setInterval(() => {
+          fetchText(`${server.origin}/metrics`).then(
+            ({ text }) => {
+              scrapes += 1;
+              scrapeBytes = Buffer.byteLength(text);
+            },
+            () => undefined,
+          );
+        }, SCRAPE_INTERVAL_MS)
+      : undefined;
+  try {
+    const run = await driveLoadgen(processes, config);
+    const m = summarize(run.windows);
+    if (run.errors.length > 0) throw new Error(`${variant}: ${run.errors.join('; ')}`);
+    process.stdout.write(
+      `  round ${round + 1} ${variant.padEnd(11)} ${Math.round(m.throughput).toString().padStart(6)} req/s  p50 ${m.p50Ms.toFixed(3)}  p99 ${m.p99Ms.toFixed(3)} ms  ${m.windowsMeasured} windows${m.stable ? '' : ' (unstable)'}${variant === 'metrics' ? `  ${scrapes} scrapes` : ''}  load ${loadavg()[0]?.toFixed(2)}\n`,
+    );
+    return { round, variant, measurement: m, scrapes, scrapeBytes };
+  } finally {
+    if (scraper !== undefined) clearInterval(scraper);
+  }
+}
+
+const f = (v: number | undefined, digits: number): string => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits));
+const thousands = (v: number): string => (Number.isNaN(v) ? '–' : Math.round(v).toLocaleString('en-US'));
+
+/** The metrics section of docs/benchmarks.md for a run (pure: the result in, markdown out). */
+function renderMetricsSection(r: MetricsResult): string {
+  const byVariant = (v: Variant): MetricsRow[] => r.rows.filter((row) => row.variant === v);
+  const lines = [
+    '## Metrics overhead',
+    '',
+    `Run: \`${r.command}\` on ${r.date.slice(0, 10)} (commit ${r.commit}${r.quick ? ', quick smoke run: short windows, numbers are rough' : ''}).`,
+    '',
+    `${machineLine(r.machine)} Load average ${f(r.loadAverageAtEnd, 2)} at the end.`,
+    '',
+    `Two \`continuum serve\` processes serve the MLP 16→64→64→4 in process over OIP REST JSON at concurrency ${r.method.concurrency}: one with metrics on (the default), ` +
+      `its \`/metrics\` scraped every ${SCRAPE_INTERVAL_MS / 1000} s during its measurement as Prometheus would, one with \`--no-metrics\`; tracing off in both. ` +
+      `Method as \`npm run bench:serving\`'s (load generator in its own process, windows repeated until ${r.method.stability}), ` +
+      `in ${r.method.rounds} rounds whose order alternates; the ratio is paired within a round, the median over rounds is checked.`,
+    '',
+    '### Target (issue 5)',
+    '',
+    targetsTable([r.target]),
+    '',
+    `Each round's ratio: ${r.ratioByRound.map((v) => f(v, 3)).join(', ')}.`,
+    '',
+    '| server | requests/s (median) | p50 ms | p99 ms | requests/s per round |',
+    '|---|--:|--:|--:|---|',
+  ];
+  for (const v of ['metrics', 'no-metrics'] as const) {
+    const rows = byVariant(v);
+    lines.push(
+      `| ${v === 'metrics' ? 'metrics on' : '--no-metrics'} | ${thousands(median(rows.map((x) => x.measurement.throughput)))} | ${f(median(rows.map((x) => x.measurement.p50Ms)), 3)} | ${f(median(rows.map((x) => x.measurement.p99Ms)), 3)} | ${rows.map((x) => thousands(x.measurement.throughput)).join(', ')} |`,
+    );
+  }
+  const last = byVariant('metrics').at(-1);
+  lines.push('', `A scrape of this server's \`/metrics\` was ${thousands(last?.scrapeBytes ?? Number.NaN)} bytes.`);
+  if (r.failures.length > 0) lines.push('', ...r.failures.map((x) => `- failure: ${x}`));
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' } } });
+  const quick = values.quick;
+  const base = quick ? QUICK : FULL;
+  const rounds = values.rounds === undefined ? base.rounds : Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a whole number >= 1, got ${values.rounds}`);
+  const timing: Timing = { ...base, rounds };
+  const options = [quick ? ' --quick' : '', values.rounds === undefined ? '' : ` --rounds ${rounds}`].join('');
+  const command = `npm run bench:metrics${options === '' ? '' : ` --${options}`}`;
+  const started = new Date();
+  const processes = new ProcessSet();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    process.stderr.write(`${signal}: ending every process the benchmark started\n`);
+    void processes.endAll().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', () => processes.killAllNow());
+  const dir = mkdtempSync(join(tmpdir(), 'continuum-metrics-bench-'));
+  try {
+    const machine = machineInfo(undefined);
+    process.stdout.write(`${command}: ${machine.cpus} cores (${machine.cpuModel}), Node ${machine.node}, load average ${machine.loadAverageAtStart.toFixed(2)}\n`);
+    const why = prepareContinuum();
+    if (why !== undefined) throw new Error(`Continuum cannot run: ${why}`);
+    const model = writeMlp(dir);
+    const servers: Record<Variant, ContinuumServer> = {
+      metrics: await startContinuum(processes, join(dir, 'with-metrics')),
+      'no-metrics': await startContinuum(processes, join(dir, 'without-metrics'), ['--no-metrics']),
+    };
+    for (const server of Object.values(servers)) await pushModel(server, model);
+    // The comparison means something only if one server has metrics and the other has none.
+    const on = await fetchText(`${servers.metrics.origin}/metrics`);
+    const off = await fetchText(`${servers['no-metrics'].origin}/metrics`);
+    if (on.status !== 200 || !on.text.includes('continuum_inference_requests_total') || off.status !== 404) {
+      throw new Error(`expected /metrics on one server only; got ${on.status} and ${off.status}`);
+    }
+
+    const rows: MetricsRow[] = [];
+    const failures: string[] = [];
+    for (let round = 0; round < timing.rounds; round++) {
+      const order: Variant[] = round % 2 === 0 ? ['metrics', 'no-metrics'] : ['no-metrics', 'metrics'];
+      for (const variant of order) {
+        try {
+          rows.push(await measure(processes, servers[variant], variant, model, timing, round, round < 2));
+        } catch (err) {
+          failures.push(`round ${round + 1} ${variant}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+    }
+    const ratioByRound: number[] = [];
+    for (let round = 0; round < timing.rounds; round++) {
+      const a = rows.find((r) => r.round === round && r.variant === 'metrics');
+      const b = rows.find((r) => r.round === round && r.variant === 'no-metrics');
+      if (a !== undefined && b !== undefined) ratioByRound.push(a.measurement.throughput / b.measurement.throughput);
+    }
+    const target = checkTarget(
+      'throughput with metrics vs without',
+      ratioByRound.length === 0 ? undefined : median(ratioByRound),
+      '>=',
+      RATIO_BOUND,
+      'x',
+      `MLP REST JSON c${CONCURRENCY}, requests/s, paired by round, median over rounds`,
+    );
+    const result: MetricsResult = {
+      date: started.toISOString(),
+      command,
+      commit: gitCommit(),
+      quick,
+      machine,
+      loadAverageAtEnd: loadavg()[0] ?? Number.NaN,
+      method: { ...timing, concurrency: CONCURRENCY, stability: `the last ${PERF_ANALYZER_STABILITY.windows} windows agree within ${PERF_ANALYZER_STABILITY.tolerance * 100}% (at most ${timing.maxWindows} windows of ${timing.windowMs} ms)` },
+      rows,
+      ratioByRound,
+      target,
+      failures,
+    };
+    const resultsDir = quick ? tmpdir() : join(ROOT, 'bench', 'results');
+    mkdirSync(resultsDir, { recursive: true });
+    const resultPath = join(resultsDir, `metrics-${resultStamp(started)}${quick ? '-quick' : ''}.json`);
+    writeFileSync(resultPath, `${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`\n  ${target.verdict.padEnd(7)} ${target.name}: ${f(target.value, 3)} ${target.unit} (${target.direction} ${target.bound}; rounds ${ratioByRound.map((v) => f(v, 3)).join(', ')})\n`);
+    for (const failure of failures) process.stdout.write(`  failure: ${failure}\n`);
+    process.stdout.write(`\nResults: ${resultPath}\n`);
+    if (!quick) {
+      const docPath = join(ROOT, 'docs', 'benchmarks.md');
+      writeFileSync(docPath, withMarkedSection(existsSync(docPath) ? readFileSync(docPath, 'utf8') : '', BEGIN, END, renderMetricsSection(result)));
+      process.stdout.write(`Table: ${docPath} (between ${BEGIN} and ${END})\n`);
+    }
+  } finally {
+    await processes.endAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench:metrics failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
