@@ -13,12 +13,12 @@
  * `<!-- metrics:begin -->` and `<!-- metrics:end -->` (a --quick run writes its JSON to the temp
  * directory only). Every process it starts is ended when it finishes, fails or is interrupted.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { prepareContinuum, pushModel, ROOT, startContinuum } from './continuum.js';
+import { prepareContinuum, pushModel, startContinuum } from './continuum.js';
 import type { ContinuumServer } from './continuum.js';
 import { driveLoadgen } from './drive.js';
 import type { LoadgenConfig } from './loadgen.js';
@@ -26,10 +26,11 @@ import { checkTarget, median, PERF_ANALYZER_STABILITY, summarize } from './metho
 import type { Measurement, TargetCheck } from './method.js';
 import { writeMlp } from './models.js';
 import type { BenchModel } from './models.js';
-import { ProcessSet } from './processes.js';
-import { machineLine, targetsTable, withMarkedSection } from './report.js';
+import { processSetForRun } from './processes.js';
+import type { ProcessSet } from './processes.js';
+import { machineLine, targetsTable } from './report.js';
 import type { MachineInfo } from './report.js';
-import { gitCommit, machineInfo, resultStamp } from './run-info.js';
+import { gitCommit, machineInfo, runBenchMain, saveRun } from './run-info.js';
 
 /** The two servers compared. */
 type Variant = 'metrics' | 'no-metrics';
@@ -181,14 +182,7 @@ async function main(): Promise<void> {
   const options = [quick ? ' --quick' : '', values.rounds === undefined ? '' : ` --rounds ${rounds}`].join('');
   const command = `npm run bench:metrics${options === '' ? '' : ` --${options}`}`;
   const started = new Date();
-  const processes = new ProcessSet();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    process.stderr.write(`${signal}: ending every process the benchmark started\n`);
-    void processes.endAll().finally(() => process.exit(130));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('exit', () => processes.killAllNow());
+  const processes = processSetForRun();
   const dir = mkdtempSync(join(tmpdir(), 'continuum-metrics-bench-'));
   try {
     const machine = machineInfo(undefined);
@@ -247,28 +241,15 @@ async function main(): Promise<void> {
       target,
       failures,
     };
-    const resultsDir = quick ? tmpdir() : join(ROOT, 'bench', 'results');
-    mkdirSync(resultsDir, { recursive: true });
-    const resultPath = join(resultsDir, `metrics-${resultStamp(started)}${quick ? '-quick' : ''}.json`);
-    writeFileSync(resultPath, `${JSON.stringify(result, null, 2)}\n`);
+    const { resultPath, docPath } = saveRun('metrics', started, quick, result, { begin: BEGIN, end: END, markdown: renderMetricsSection(result) });
     process.stdout.write(`\n  ${target.verdict.padEnd(7)} ${target.name}: ${f(target.value, 3)} ${target.unit} (${target.direction} ${target.bound}; rounds ${ratioByRound.map((v) => f(v, 3)).join(', ')})\n`);
     for (const failure of failures) process.stdout.write(`  failure: ${failure}\n`);
     process.stdout.write(`\nResults: ${resultPath}\n`);
-    if (!quick) {
-      const docPath = join(ROOT, 'docs', 'benchmarks.md');
-      writeFileSync(docPath, withMarkedSection(existsSync(docPath) ? readFileSync(docPath, 'utf8') : '', BEGIN, END, renderMetricsSection(result)));
-      process.stdout.write(`Table: ${docPath} (between ${BEGIN} and ${END})\n`);
-    }
+    if (docPath !== undefined) process.stdout.write(`Table: ${docPath} (between ${BEGIN} and ${END})\n`);
   } finally {
     await processes.endAll();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench:metrics failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBenchMain('bench:metrics', main);

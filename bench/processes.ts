@@ -76,6 +76,22 @@ export class ProcessSet {
   }
 }
 
+/**
+ * A process set for a whole benchmark run: every process it started is ended when the run is
+ * interrupted (SIGINT, SIGTERM: exit status 130) and killed when the run's process exits.
+ */
+export function processSetForRun(): ProcessSet {
+  const processes = new ProcessSet();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    process.stderr.write(`${signal}: ending every process the benchmark started\n`);
+    void processes.endAll().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', () => processes.killAllNow());
+  return processes;
+}
+
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
