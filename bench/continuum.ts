@@ -58,8 +58,8 @@ export interface ContinuumServer {
   readonly grpcAddress: string;
 }
 
-/** Starts `continuum serve --no-demo` on free ports over `dataDir`; resolves when it is live. */
-export async function startContinuum(processes: ProcessSet, dataDir: string): Promise<ContinuumServer> {
+/** Starts `continuum serve --no-demo` (and `extraArgs`) on free ports over `dataDir`; resolves when it is live. */
+export async function startContinuum(processes: ProcessSet, dataDir: string, extraArgs: readonly string[] = []): Promise<ContinuumServer> {
   const port = await freePort();
   const grpcPort = await freePort();
   const proc = processes.start('continuum serve', process.execPath, [
@@ -74,6 +74,7 @@ export async function startContinuum(processes: ProcessSet, dataDir: string): Pr
     '--no-demo',
     '--log-level',
     'warn',
+    ...extraArgs,
   ]);
   const origin = `http://127.0.0.1:${port}`;
   await waitForHttp(`${origin}/v2/health/live`, proc);

@@ -20,7 +20,6 @@
  * `<!-- gateway:begin -->` and `<!-- gateway:end -->` (a --quick run writes its JSON to the temp
  * directory only). Every process it starts is ended when it finishes, fails or is interrupted.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +32,7 @@ import { checkTarget, median, PERF_ANALYZER_STABILITY, probeDistance, summarize 
 import type { Measurement, Probe, TargetCheck } from './method.js';
 import { writeMlp } from './models.js';
 import type { BenchModel } from './models.js';
-import { ProcessSet } from './processes.js';
+import { CLOCK_TICKS_PER_S, machineBusyTicks, processTicks, ProcessSet } from './processes.js';
 import type { BenchProcess } from './processes.js';
 import { machineLine, targetsTable, withMarkedSection } from './report.js';
 import type { MachineInfo } from './report.js';
@@ -162,29 +161,6 @@ interface GatewayResult {
     readonly targets: readonly TargetCheck[];
     readonly targetsByRound: readonly (readonly number[])[];
   };
-}
-
-const CLOCK_TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK']).toString('utf8').trim()) || 100;
-
-/** utime + stime of a process, clock ticks (0 when it is gone). */
-function processTicks(pid: number): number {
-  try {
-    // /proc/PID/stat: "pid (comm) state ..."; fields after the last ')' start at field 3 (state),
-    // so utime (14) and stime (15) are the 12th and 13th (proc(5)).
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
-}
-
-/** Busy ticks of the machine: the `cpu` line of /proc/stat minus idle and iowait (proc(5)). */
-function machineBusyTicks(): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
-  // cpu user nice system idle iowait irq softirq steal ...
-  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
-  return (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
 }
 
 function cpuSnapshot(gatewayPid: number, replicaPids: readonly number[], loadgen: BenchProcess): CpuSnapshot {

@@ -3,7 +3,7 @@
  * group so that it and everything it starts can be ended together, and all ended when the run
  * ends, also when it fails or is interrupted.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -74,6 +74,46 @@ export class ProcessSet {
   killAllNow(): void {
     for (const pid of this.running.keys()) signalGroup(pid, 'SIGKILL');
   }
+}
+
+/**
+ * A process set for a whole benchmark run: every process it started is ended when the run is
+ * interrupted (SIGINT, SIGTERM: exit status 130) and killed when the run's process exits.
+ */
+export function processSetForRun(): ProcessSet {
+  const processes = new ProcessSet();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    process.stderr.write(`${signal}: ending every process the benchmark started\n`);
+    void processes.endAll().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', () => processes.killAllNow());
+  return processes;
+}
+
+/** The kernel's clock ticks per second, the unit of /proc's CPU times. */
+export const CLOCK_TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK']).toString('utf8').trim()) || 100;
+
+/** utime + stime of a process, clock ticks (0 when it is gone). */
+export function processTicks(pid: number): number {
+  try {
+    // /proc/PID/stat: "pid (comm) state ..."; fields after the last ')' start at field 3 (state),
+    // so utime (14) and stime (15) are the 12th and 13th (proc(5)).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/** Busy ticks of the machine: the `cpu` line of /proc/stat minus idle and iowait (proc(5)). */
+export function machineBusyTicks(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  // cpu user nice system idle iowait irq softirq steal ...
+  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+  return (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

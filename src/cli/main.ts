@@ -41,8 +41,12 @@ export function buildProgram(): Command {
     .option('--no-console', 'do not serve the web console at /')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'warn')
     .option('--autoscaler-tick-ms <ms>', 'period of the autoscaler loop', wholeNumber(10), 1000)
-    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; console: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number }) => {
+    .option('--no-metrics', 'do not serve Prometheus metrics at /metrics')
+    .option('--otlp-endpoint <url>', 'export OpenTelemetry traces over OTLP/HTTP to this base URL (default: $OTEL_EXPORTER_OTLP_ENDPOINT; none: no tracing)')
+    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; console: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number; metrics: boolean; otlpEndpoint?: string }) => {
       const server = await startServer({
+        metrics: opts.metrics,
+        ...(opts.otlpEndpoint === undefined ? {} : { otlpEndpoint: opts.otlpEndpoint }),
         autoscalerTickMs: opts.autoscalerTickMs,
         host: opts.host,
         port: opts.port,

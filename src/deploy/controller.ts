@@ -19,7 +19,7 @@ import { DriftMonitor } from '../observe/drift.js';
 import type { DriftLevel, DriftReport } from '../observe/drift.js';
 import type { DeploymentUsage } from '../observe/energy.js';
 import { DeploymentRoute } from './route.js';
-import type { TrafficRule } from './route.js';
+import type { TrackName, TrafficRule } from './route.js';
 import type { Deployment, DeploymentEvent, DeploymentStore, Revision, RevisionSpec } from './store.js';
 
 /** Friendly input of a new deployment (API body, CLI flags). */
@@ -80,6 +80,8 @@ export interface DeploymentControllerOptions {
   /** @default DEFAULT_ACTIVATOR_OPTIONS */
   readonly activator?: ActivatorOptions;
   readonly logError: (err: unknown, message: string) => void;
+  /** Hears every event a replica set records (metrics count cold starts and scaling decisions from them). */
+  readonly onEvent?: (deployment: string, track: TrackName, type: string, data: Readonly<Record<string, unknown>> | undefined) => void;
   /** Told, once per autoscaler loop tick, what each deployment's replica sets saw together (alert rules observe it). */
   readonly onTick?: (deployment: string, tick: ReplicaSetTick) => void;
   /** The reference a deployment's drift monitor compares live inputs with (a dataset attached to its model); undefined: the first sampled rows. */
@@ -378,7 +380,7 @@ export class DeploymentController {
 
   /** A replica set for `deployment`; a candidate's and a control's events say whose they are. */
   private replicaSet(deployment: Deployment, track: 'candidate' | 'control' | undefined): ReplicaSet {
-    const { store, registry, target, costModel, logError } = this.options;
+    const { store, registry, target, costModel, logError, onEvent } = this.options;
     const name = deployment.name;
     const tag = track === undefined ? {} : { track, revision: deployment.revision.revision };
     return new ReplicaSet(deployment, {
@@ -389,6 +391,7 @@ export class DeploymentController {
       recordEvent: (type, message, data) => {
         // A deployment deleted (or a server closed) while a replica still reports in has no events to keep.
         if (!this.closed && store.find(name) !== undefined) store.recordEvent(name, type, track === undefined ? message : `${track}: ${message}`, { ...data, ...tag });
+        onEvent?.(name, track ?? 'baseline', type, data);
       },
       logError,
       nowMs: Date.now,

@@ -11,6 +11,7 @@ export { Router } from './router.js';
 export { DeploymentRoute } from './route.js';
 export type { TrackName, TrafficRule } from './route.js';
 export { mergeTicks, sumStatistics } from './replica-set.js';
+export type { ReplicaSet } from './replica-set.js';
 export type { ColdStartSummary, HistoryPoint, ReplicaPhase, ReplicaSetStatus, ReplicaSetTick, ReplicaStatus } from './replica-set.js';
 export { Activator } from './activator.js';
 export type { ActivatorOptions } from './activator.js';

@@ -360,11 +360,6 @@ export class ReplicaSet {
     return this.answered;
   }
 
-  /** Each replica's id and latest health-check usage (CPU time, RSS): what the energy meter attributes. */
-  replicaUsage(): readonly { readonly id: string; readonly usage: ReplicaUsage | undefined }[] {
-    return [...this.members].map((m) => ({ id: m.replica.id, usage: m.replica.usage }));
-  }
-
   /** The newest ticks, oldest first: throughput, latency, load, replicas and cost over time. */
   history(): readonly HistoryPoint[] {
     return this.historyPoints;
@@ -410,6 +405,11 @@ export class ReplicaSet {
         recentMs: this.coldStartsMs.slice(-16),
       },
     };
+  }
+
+  /** Every replica with its latest health-check usage (CPU, memory, queue): read at a metrics scrape and by the energy meter. */
+  replicaUsage(): readonly { readonly id: string; readonly revision: number; readonly usage: ReplicaUsage | undefined }[] {
+    return [...this.members].map((m) => ({ id: m.replica.id, revision: m.revision, usage: m.replica.usage }));
   }
 
   /** Whether a request would be served now or after a start (a scaled-to-zero deployment is ready: it activates). */

@@ -159,6 +159,13 @@ export function answersAgree(a: InferResponse, b: InferResponse, tolerance: numb
   return true;
 }
 
+/** A mirrored copy's options: its timing and routing are not the client's request's. */
+function withoutHooks(options: InferOptions): InferOptions {
+  if (options.onTiming === undefined && options.onRouted === undefined) return options;
+  const { onTiming: _timing, onRouted: _routed, ...rest } = options;
+  return rest;
+}
+
 /** Mirrored requests in flight at most; beyond it a mirror copy is skipped (and counted), so a slow candidate cannot pile up work. */
 const MAX_MIRRORS_IN_FLIGHT = 64;
 
@@ -267,7 +274,7 @@ export class DeploymentRoute {
     // A track without replicas (a rule applied before its set exists) falls back to production.
     const track = (choice.track === 'candidate' ? candidate : choice.track === 'control' ? this.controlSet : this.baselineSet) === undefined ? 'baseline' : choice.track;
     const answer = this.serve(track, this.setOf(track), request, options);
-    if (choice.mirror && candidate !== undefined && this.rule.kind === 'mirror') this.mirror(candidate, answer, request, options, this.rule.tolerance);
+    if (choice.mirror && candidate !== undefined && this.rule.kind === 'mirror') this.mirror(candidate, answer, request, withoutHooks(options), this.rule.tolerance);
     return answer;
   }
 
@@ -304,6 +311,8 @@ export class DeploymentRoute {
 
   private async serve(track: TrackName, set: ReplicaSet, request: InferRequest, options: InferOptions): Promise<InferResponse> {
     const recorder = this.recorders[track];
+    const spec = set.current.revision.spec;
+    options.onRouted?.(track, spec.model, spec.version);
     const startedMs = performance.now();
     try {
       const response = await set.infer(request, options);

@@ -6,6 +6,7 @@
  */
 import { ContinuumError } from '../errors.js';
 import type { InferRequest, InferResponse, ModelMetadata, ModelStatistics, RepositoryEntry, ServerMetadata } from '../oip/types.js';
+import type { RequestObserver } from '../observe/index.js';
 import type { Registry } from '../registry/index.js';
 import { ONNX_PLATFORM } from '../runtime/index.js';
 import type { InferenceService, InferOptions } from '../runtime/index.js';
@@ -19,6 +20,8 @@ export class Router implements InferenceService {
     private readonly runtime: InferenceService,
     private readonly controller: DeploymentController,
     private readonly registry: Registry,
+    /** Records each request's metrics and spans; absent when both are off, so the path pays nothing. */
+    private readonly observer?: RequestObserver,
   ) {}
 
   serverMetadata(): ServerMetadata {
@@ -51,8 +54,10 @@ export class Router implements InferenceService {
 
   infer(name: string, version: string | undefined, request: InferRequest, options?: InferOptions): Promise<InferResponse> {
     const route = this.controller.find(name);
-    if (route === undefined) return this.runtime.infer(name, version, request, options);
-    return route.infer(version, request, options);
+    const observer = this.observer;
+    if (observer === undefined) return route === undefined ? this.runtime.infer(name, version, request, options) : route.infer(version, request, options);
+    if (route === undefined) return observer.observe(name, version, '', options, (o) => this.runtime.infer(name, version, request, o));
+    return observer.observe(route.baseline.current.revision.spec.model, version, name, options, (o) => route.infer(version, request, o));
   }
 
   statistics(name?: string, version?: string): readonly ModelStatistics[] {

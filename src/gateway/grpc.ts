@@ -11,13 +11,15 @@
  * Protocol (V2)", gRPC; Triton statistics and model repository extensions).
  */
 import { fileURLToPath } from 'node:url';
+import type { Context } from '@opentelemetry/api';
 import type { MethodDefinition, Options as LoaderOptions, ServiceDefinition } from '@grpc/proto-loader';
 import { ContinuumError } from '../errors.js';
 import type { ModelStatistics, StatDuration, TensorSpec } from '../oip/types.js';
+import type { InferenceTracing } from '../observe/index.js';
 import type { InferenceService } from '../runtime/service.js';
 import { decodeGrpcInferRequest, encodeGrpcInferResponse } from './grpc-codec.js';
 import { GRPC_MESSAGE_PREFIX_BYTES, listenGrpc, withPrefixRoom } from './grpc-http2.js';
-import type { UnaryHandler } from './grpc-http2.js';
+import type { ResponseMessage, UnaryHandler } from './grpc-http2.js';
 import type { CompiledRequestLimits } from './limits.js';
 
 /**
@@ -99,7 +101,7 @@ function viaGeneratedCodecs(method: string, answer: GeneratedAnswer): UnaryHandl
 }
 
 /** The handlers of `inference.GRPCInferenceService` over an {@link InferenceService}, by method path. */
-function handlers(service: InferenceService, limits: CompiledRequestLimits): Map<string, UnaryHandler> {
+function handlers(service: InferenceService, limits: CompiledRequestLimits, tracing: InferenceTracing | undefined): Map<string, UnaryHandler> {
   const generatedAnswers: Record<string, GeneratedAnswer> = {
     ServerLive: () => ({ live: service.isLive() }),
     ServerReady: () => ({ ready: service.isReady() }),
@@ -124,12 +126,25 @@ function handlers(service: InferenceService, limits: CompiledRequestLimits): Map
   };
   const methods = new Map<string, UnaryHandler>();
   for (const [method, answer] of Object.entries(generatedAnswers)) methods.set(`/${SERVICE}/${method}`, viaGeneratedCodecs(method, answer));
-  methods.set(`/${SERVICE}/ModelInfer`, async (message, { deadlineMs, header }) => {
+  const inferPath = `/${SERVICE}/ModelInfer`;
+  const infer = async (message: Buffer, deadlineMs: number | undefined, header: (name: string) => string | undefined, traceContext: Context | undefined): Promise<ResponseMessage> => {
     const call = decodeGrpcInferRequest(message, limits);
     // A client's gRPC deadline becomes the request's deadline, so the runtime drops work nobody waits for.
-    const response = await service.infer(call.model, call.version, call.request, deadlineMs === undefined ? { header } : { deadlineMs, header });
+    const options = traceContext !== undefined ? { deadlineMs, header, traceContext } : deadlineMs === undefined ? { header } : { deadlineMs, header };
+    const response = await service.infer(call.model, call.version, call.request, options);
     return encodeGrpcInferResponse(response, GRPC_MESSAGE_PREFIX_BYTES);
-  });
+  };
+  methods.set(inferPath, (message, { deadlineMs, header }) =>
+    tracing === undefined
+      ? infer(message, deadlineMs, header, undefined)
+      : tracing.inServerSpan(
+          `${SERVICE}/ModelInfer`,
+          'grpc',
+          { 'rpc.system': 'grpc', 'rpc.service': SERVICE, 'rpc.method': 'ModelInfer' },
+          header,
+          (context) => infer(message, deadlineMs, header, context),
+        ),
+  );
   return methods;
 }
 
@@ -140,6 +155,8 @@ export interface GrpcServerOptions {
   /** 0 picks a free port. */
   readonly port: number;
   readonly limits: CompiledRequestLimits;
+  /** Server spans of ModelInfer calls; absent when tracing is off. */
+  readonly tracing?: InferenceTracing;
   /** How long close() lets in-flight calls finish before cutting them off, in ms. @default 10000 */
   readonly shutdownGraceMs?: number;
 }
@@ -157,7 +174,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   return listenGrpc({
     host: options.host,
     port: options.port,
-    methods: handlers(options.service, options.limits),
+    methods: handlers(options.service, options.limits, options.tracing),
     maxMessageBytes: options.limits.maxBodyBytes,
     shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
   });

@@ -8,9 +8,11 @@
  * Spec: KServe "Open Inference Protocol (V2)", REST; Triton "Binary Tensor Data Extension",
  * "Statistics Extension", "Model Repository Extension".
  */
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { Context } from '@opentelemetry/api';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ContinuumError } from '../errors.js';
 import type { InferRequest } from '../oip/types.js';
+import type { InferenceTracing } from '../observe/index.js';
 import type { InferenceService } from '../runtime/service.js';
 import { decodeBinaryInferRequest, encodeRestInferResponse, INFERENCE_HEADER_CONTENT_LENGTH } from './binary-codec.js';
 import { headerValue } from './headers.js';
@@ -21,6 +23,8 @@ import type { CompiledRequestLimits } from './limits.js';
 export interface OipRestPluginOptions {
   readonly service: InferenceService;
   readonly limits: CompiledRequestLimits;
+  /** Server spans of inference calls; absent when tracing is off. */
+  readonly tracing?: InferenceTracing;
 }
 
 /**
@@ -74,6 +78,9 @@ interface ModelParams {
   readonly version?: string;
 }
 
+/** An inference request as Fastify hands it to the route. */
+type InferCall = FastifyRequest<{ Params: ModelParams; Body: Uint8Array | undefined }>;
+
 /** Replies 200 or 503 with an empty body: OIP health answers are the status alone. */
 function healthReply(reply: FastifyReply, ok: boolean): FastifyReply {
   // OIP says "a 4xx status code indicates false"; 503 is used instead because readiness is a
@@ -86,7 +93,7 @@ function healthReply(reply: FastifyReply, ok: boolean): FastifyReply {
  * The plugin reads request bodies itself as raw bytes (its own content-type parser, encapsulated
  * in this plugin) so it can scan JSON depth before parsing and take binary-extension bodies.
  */
-export const oipRestPlugin: FastifyPluginAsync<OipRestPluginOptions> = async (app, { service, limits }) => {
+export const oipRestPlugin: FastifyPluginAsync<OipRestPluginOptions> = async (app, { service, limits, tracing }) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: limits.maxBodyBytes }, (_request, body, done) => {
     done(null, body);
@@ -106,13 +113,26 @@ export const oipRestPlugin: FastifyPluginAsync<OipRestPluginOptions> = async (ap
     app.get<{ Params: ModelParams }>(`${prefix}/stats`, async (request) => ({
       model_stats: service.statistics(request.params.model, request.params.version),
     }));
-    app.post<{ Params: ModelParams; Body: Uint8Array | undefined }>(`${prefix}/infer`, async (request, reply) => {
+    const route = `${prefix}/infer`;
+    const infer = async (request: InferCall, reply: FastifyReply, traceContext: Context | undefined): Promise<FastifyReply> => {
       const inferRequest = decodeRestInferRequest(request.headers, request.body, limits);
-      const response = await service.infer(request.params.model, request.params.version, inferRequest, { header: (name) => headerValue(request.headers[name]) });
+      const header = (name: string): string | undefined => headerValue(request.headers[name]);
+      const response = await service.infer(request.params.model, request.params.version, inferRequest, traceContext === undefined ? { header } : { header, traceContext });
       const encoded = encodeRestInferResponse(inferRequest, response);
       if (encoded.headerLength === undefined) return reply.type('application/json; charset=utf-8').send(encoded.body);
       return reply.header(INFERENCE_HEADER_CONTENT_LENGTH, encoded.headerLength).type('application/octet-stream').send(encoded.body);
-    });
+    };
+    app.post<{ Params: ModelParams; Body: Uint8Array | undefined }>(route, (request, reply) =>
+      tracing === undefined
+        ? infer(request, reply, undefined)
+        : tracing.inServerSpan(
+            `POST ${route}`,
+            'http',
+            { 'http.request.method': 'POST', 'http.route': route, 'url.path': request.url, 'continuum.model': request.params.model },
+            (name) => headerValue(request.headers[name]),
+            (context) => infer(request, reply, context),
+          ),
+    );
   }
 
   // Model repository extension. The index body is optional: {"ready": true} lists ready models only.

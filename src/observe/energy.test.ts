@@ -23,7 +23,7 @@ const procStat = (busy: number, idle: number): string => `cpu  ${busy} 0 0 ${idl
 const GiB = 1024 ** 3;
 
 function usage(cpuMs: number, rssBytes: number): ReplicaUsage {
-  return { atMs: 0, cpuUserUs: cpuMs * 1000, cpuSystemUs: 0, rssBytes };
+  return { atMs: 0, cpuUserUs: cpuMs * 1000, cpuSystemUs: 0, rssBytes, queued: 0 };
 }
 
 describe('raplDeltaUj', () => {

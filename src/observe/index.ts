@@ -1,9 +1,15 @@
 /**
- * Observability: the event log's live stream, alert rules evaluated on every autoscaler tick
- * (pure) and their webhook notifications; what a deployment is asked (data drift against a
- * reference) and what serving it costs in energy (RAPL or a CodeCarbon-style estimate, attributed
- * per deployment).
+ * Observability: Prometheus metrics of the router, the deployments and their replicas (`GET
+ * /metrics`) and OpenTelemetry traces of inference requests exported over OTLP/HTTP; the event
+ * log's live stream, alert rules evaluated on every autoscaler tick (pure) and their webhook
+ * notifications; what a deployment is asked (data drift against a reference) and what serving it
+ * costs in energy (RAPL or a CodeCarbon-style estimate, attributed per deployment).
  */
+export { ContinuumMetrics, METRIC_PREFIX, metricsPlugin } from './metrics.js';
+export type { EnergyReading, MetricsPluginOptions, MetricsSources } from './metrics.js';
+export { BATCH_SIZE_BUCKETS, HistogramCells, LATENCY_BUCKETS_S, RequestMetrics, RequestObserver, RequestSeries } from './metrics-requests.js';
+export { InferenceTracing, otlpTracesUrl, parseTraceparent } from './tracing.js';
+export type { TracedProtocol, TracingOptions } from './tracing.js';
 export { EventStream, formatSseComment, formatSseEvent, matchesFilter, SseParser } from './events.js';
 export type { EventFilter, EventLog, EventStreamOptions, SseMessage } from './events.js';
 export { ALERT_KINDS, ALERT_SEVERITIES, ANY_DEPLOYMENT, compileAlertRule, DEFAULT_WINDOW_MS, evaluateAlerts, INITIAL_ALERT_STATE } from './alerts.js';

@@ -6,6 +6,7 @@ export type {
   CompiledModelRuntimeOptions,
   InferenceService,
   InferOptions,
+  InferTiming,
   ModelRuntimeOptions,
   ModelSource,
   ResolvedModelVersion,

@@ -8,7 +8,7 @@ import { ContinuumError, toContinuumError } from '../errors.js';
 import type { InferRequest, InferResponse, Tensor, TensorSpec } from '../oip/types.js';
 import { formBatch, type BatchingPolicy, type QueuedRequestView } from './batching.js';
 import { createExecutor, type RunOutput, type SessionExecutor } from './executor.js';
-import type { CompiledModelRuntimeOptions, ResolvedModelVersion } from './service.js';
+import type { CompiledModelRuntimeOptions, InferTiming, ResolvedModelVersion } from './service.js';
 import { ModelStatisticsRecorder } from './statistics.js';
 import { concatData, fromOrtData, toOrtTensor, zeroInputs } from './tensors.js';
 import { isBatchable, validateRequest, type ValidatedRequest } from './validate.js';
@@ -35,6 +35,7 @@ interface PendingRequest extends QueuedRequestView {
   readonly id: string | undefined;
   readonly resolve: (response: InferResponse) => void;
   readonly reject: (err: ContinuumError) => void;
+  readonly onTiming: ((timing: InferTiming) => void) | undefined;
 }
 
 /** Runs one inference on zeros so the first real request does not pay for lazy allocations. */
@@ -143,9 +144,10 @@ export class LoadedModelVersion {
 
   /**
    * Validates and queues a request; resolves with the response once its batch ran. `deadlineUs`
-   * (monotonic microseconds, Infinity for none) bounds how long it may wait in the queue.
+   * (monotonic microseconds, Infinity for none) bounds how long it may wait in the queue;
+   * `onTiming` hears where its time went once its batch ran.
    */
-  infer(request: InferRequest, deadlineUs: number): Promise<InferResponse> {
+  infer(request: InferRequest, deadlineUs: number, onTiming?: (timing: InferTiming) => void): Promise<InferResponse> {
     if (!this.accepting) {
       return Promise.reject(
         new ContinuumError('CONTINUUM_ERR_MODEL_NOT_READY', `model '${this.name}' version ${this.version} is being unloaded`, {
@@ -177,6 +179,7 @@ export class LoadedModelVersion {
         deadlineUs,
         resolve,
         reject,
+        onTiming,
       });
       this.outstanding += 1;
       // Requests decoded in the same turn of the event loop join one batch: look at the queue
@@ -186,6 +189,11 @@ export class LoadedModelVersion {
         setImmediate(this.runPump);
       }
     });
+  }
+
+  /** Requests waiting in the queue for a batch (not yet running). */
+  get queued(): number {
+    return this.queue.length;
   }
 
   /** Stops accepting requests and resolves once every accepted one is answered. */
@@ -315,7 +323,11 @@ export class LoadedModelVersion {
         },
         Date.now(),
       );
-      for (let j = 0; j < batch.length; j++) this.answer(batch[j] as PendingRequest, endUs, responses[j] as InferResponse);
+      for (let j = 0; j < batch.length; j++) {
+        const p = batch[j] as PendingRequest;
+        p.onTiming?.({ queueUs: startUs - p.arrivalUs, computeUs: endUs - startUs, batchSize: slots });
+        this.answer(p, endUs, responses[j] as InferResponse);
+      }
     } catch (err) {
       const failure =
         err instanceof ContinuumError

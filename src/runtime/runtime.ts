@@ -126,7 +126,7 @@ export class Runtime implements InferenceService {
     let deadlineUs = Infinity;
     if (options?.deadlineMs !== undefined) deadlineUs = now + (options.deadlineMs - Date.now()) * 1000;
     else if (current.options.requestTimeoutMs > 0) deadlineUs = now + current.options.requestTimeoutMs * 1000;
-    return current.infer(request, deadlineUs);
+    return current.infer(request, deadlineUs, options?.onTiming);
   }
 
   /** Statistics of loaded versions, filtered by name and version when given (statistics extension). */
@@ -138,6 +138,13 @@ export class Runtime implements InferenceService {
       if (v === undefined || (name !== undefined && slotName !== name) || (version !== undefined && v.version !== version)) continue;
       out.push(v.statistics.snapshot());
     }
+    return out;
+  }
+
+  /** Requests waiting for a batch, per loaded model version (the queue-depth gauge). */
+  queueDepths(): readonly { readonly name: string; readonly version: string; readonly queued: number }[] {
+    const out: { name: string; version: string; queued: number }[] = [];
+    for (const slot of this.slots.values()) if (slot.current !== undefined) out.push({ name: slot.current.name, version: slot.current.version, queued: slot.current.queued });
     return out;
   }
 

@@ -3,6 +3,7 @@
  * router) and the runtime that executes models. Front ends decode wire formats into
  * {@link InferRequest} values and call an {@link InferenceService}; they never touch ONNX Runtime.
  */
+import type { Context } from '@opentelemetry/api';
 import type {
   InferRequest,
   InferResponse,
@@ -68,6 +69,16 @@ export interface ModelSource {
   listDefaults(): readonly { readonly name: string; readonly version: string }[];
 }
 
+/** Where one request's time went in the runtime's dynamic batcher, in microseconds. */
+export interface InferTiming {
+  /** From the request's arrival in the batcher's queue to the start of its batch. */
+  readonly queueUs: number;
+  /** The run of the batch the request was in: inputs gathered, the session's run, outputs sliced. */
+  readonly computeUs: number;
+  /** Slots (first-dimension rows) of that batch. */
+  readonly batchSize: number;
+}
+
 /** Options of one inference call. */
 export interface InferOptions {
   /** Absolute deadline (ms since epoch, `Date.now()` clock); overrides the model's timeout. */
@@ -77,6 +88,15 @@ export interface InferOptions {
    * as a rollout's A/B split by header or by a hash of a request key.
    */
   readonly header?: (name: string) => string | undefined;
+  /**
+   * Called once the request's batch has run, before the answer settles (metrics and trace spans;
+   * a replica carries it back in its answer's frame). Not called for a request that never ran.
+   */
+  readonly onTiming?: (timing: InferTiming) => void;
+  /** The front end's trace context (OpenTelemetry), parent of the router's span; absent when tracing is off. */
+  readonly traceContext?: Context;
+  /** Called by a deployment's route with the track and the model version it chose for the request. */
+  readonly onRouted?: (track: string, model: string, version: string) => void;
 }
 
 /** What the OIP front ends call. Every method throws {@link ContinuumError}s. */

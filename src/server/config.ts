@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ContinuumError } from '../errors.js';
+import { otlpTracesUrl } from '../observe/index.js';
 
 /** Friendly options of `continuum serve` (CLI flags map one to one). */
 export interface ServeOptions {
@@ -35,6 +36,13 @@ export interface ServeOptions {
   readonly console?: boolean;
   /** How often the energy meter samples (CodeCarbon's default is 15 s). @default 5000 */
   readonly energyIntervalMs?: number;
+  /** Prometheus metrics at `GET /metrics` (docs/metrics.md). @default true */
+  readonly metrics?: boolean;
+  /**
+   * OTLP/HTTP endpoint traces are exported to (a base URL; `/v1/traces` is appended). Without it,
+   * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT`; none of them: no tracing.
+   */
+  readonly otlpEndpoint?: string;
 }
 
 /** Serve options after validation and defaults. */
@@ -53,6 +61,9 @@ export interface CompiledServeOptions {
   readonly warmPoolSize: number;
   readonly console: boolean;
   readonly energyIntervalMs: number;
+  readonly metrics: boolean;
+  /** Where spans are posted (OTLP/HTTP traces URL); undefined: tracing is off. */
+  readonly otlpTracesUrl: string | undefined;
 }
 
 const port = z.number().int().min(0).max(65535);
@@ -72,6 +83,8 @@ const schema = z.object({
   warmPoolSize: z.number().int().min(0).max(64).default(1),
   console: z.boolean().default(true),
   energyIntervalMs: z.number().int().min(100).max(3_600_000).default(5000),
+  metrics: z.boolean().default(true),
+  otlpEndpoint: z.url({ protocol: /^https?$/ }).optional(),
 });
 
 /** The data directory when none is given: `$CONTINUUM_HOME`, else `./.continuum`. */
@@ -79,13 +92,13 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env['CONTINUUM_HOME'] ?? '.continuum');
 }
 
-/** Validates serve options and fills the defaults. */
-export function compileServeOptions(options: ServeOptions = {}): CompiledServeOptions {
+/** Validates serve options and fills the defaults (the OTLP endpoint from `env` when not given). */
+export function compileServeOptions(options: ServeOptions = {}, env: NodeJS.ProcessEnv = process.env): CompiledServeOptions {
   const parsed = schema.safeParse(options);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', `invalid serve option ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
   }
-  const o = parsed.data;
-  return { ...o, dataDir: o.dataDir === undefined ? defaultDataDir() : resolve(o.dataDir) };
+  const { otlpEndpoint, ...o } = parsed.data;
+  return { ...o, dataDir: o.dataDir === undefined ? defaultDataDir(env) : resolve(o.dataDir), otlpTracesUrl: otlpTracesUrl(otlpEndpoint, env) };
 }

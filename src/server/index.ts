@@ -22,7 +22,7 @@ import { DeploymentController, DeploymentStore, Router } from '../deploy/index.j
 import { RolloutController, RolloutStore } from '../rollout/index.js';
 import { compileRequestLimits, httpErrorHandler, OIP_EXTENSIONS, oipRestPlugin, startGrpcServer } from '../gateway/index.js';
 import type { GrpcServerHandle } from '../gateway/index.js';
-import { AlertEngine, AlertStore, EnergyMeter, EventStream } from '../observe/index.js';
+import { AlertEngine, AlertStore, ContinuumMetrics, EnergyMeter, EventStream, InferenceTracing, metricsPlugin, RequestMetrics, RequestObserver } from '../observe/index.js';
 import { Registry } from '../registry/index.js';
 import { ReleasePipeline } from '../release/index.js';
 import type { Dataset } from '../release/index.js';
@@ -54,6 +54,8 @@ export interface RunningServer {
   readonly runtime: Runtime;
   readonly deployments: DeploymentController;
   readonly rollouts: RolloutController;
+  /** The Prometheus metrics behind `GET /metrics`; undefined with `metrics: false`. */
+  readonly metrics: ContinuumMetrics | undefined;
   readonly app: FastifyInstance;
   /** A management token created at this start (non-loopback first start only); shown once. */
   readonly newToken: string | undefined;
@@ -87,6 +89,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   const runtime = new Runtime({ source: registry, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, extensions: OIP_EXTENSIONS });
   // The warm pool boots with the first deployment: an idle server with none keeps no spare process.
   const target = new LocalTarget({ warmPoolSize: options.warmPoolSize, warmPoolOnStart: false });
+  // Metrics read the controller at scrape time; the controller tells them its events as they happen.
+  let metrics: ContinuumMetrics | undefined;
   const deployments: DeploymentController = new DeploymentController({
     store,
     registry,
@@ -95,6 +99,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     tickMs: options.autoscalerTickMs,
     activator: { maxBuffered: options.activatorMaxBuffered, maxWaitMs: options.activatorMaxWaitMs, retryAfterS: 1 },
     logError: (err, message) => log.error({ err }, message),
+    onEvent: (deployment, track, type, data) => metrics?.onDeploymentEvent(deployment, track, type, data),
     onTick: (deployment, tick) => void alerts.observe({ ...tick, deployment, driftScore: deployments.find(deployment)?.drift.report().score ?? null }),
     // A model's attached dataset (the accuracy gate's) is also the reference its inputs drift from.
     driftReference: (model): { input: string; rows: readonly (readonly number[])[] } | undefined => {
@@ -109,6 +114,12 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   });
   // Energy by CodeCarbon's method (docs/energy-and-drift.md), attributed to deployments by their replicas' CPU and memory.
   const energy = new EnergyMeter({ intervalMs: options.energyIntervalMs });
+  const requestMetrics = options.metrics ? new RequestMetrics() : undefined;
+  if (requestMetrics !== undefined) metrics = new ContinuumMetrics({ requests: requestMetrics, runtime, deployments });
+  metrics?.setEnergySource(() => {
+    const snapshot = energy.snapshot();
+    return Object.entries(snapshot.deployments).map(([deployment, e]) => ({ deployment, mode: snapshot.mode, joules: e.joules }));
+  });
   const rollouts = new RolloutController({
     deployments,
     store: rolloutStore,
@@ -117,7 +128,10 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     },
     logError: (err, message) => log.error({ err }, message),
   });
-  const router = new Router(runtime, deployments, registry);
+  const tracing =
+    options.otlpTracesUrl === undefined ? undefined : InferenceTracing.start({ tracesUrl: options.otlpTracesUrl, serviceName: SERVER_NAME, serviceVersion: SERVER_VERSION });
+  const observer = requestMetrics === undefined && tracing === undefined ? undefined : new RequestObserver(requestMetrics, tracing?.tracer);
+  const router = new Router(runtime, deployments, registry, observer);
   registry.addUseCheck((name, version) =>
     runtime.loadedVersions().some((v) => v.name === name && v.version === version) ? 'it is loaded in the runtime (unload it first)' : undefined,
   );
@@ -159,7 +173,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       if (!tokens.verify(token)) throw new ContinuumError('CONTINUUM_ERR_UNAUTHENTICATED', 'the token is not valid');
     });
   }
-  await app.register(oipRestPlugin, { service: router, limits });
+  await app.register(oipRestPlugin, { service: router, limits, ...(tracing === undefined ? {} : { tracing }) });
+  if (metrics !== undefined) await app.register(metricsPlugin, { metrics });
   await app.register(modelsApiPlugin, {
     prefix: '/api/v1',
     registry,
@@ -217,11 +232,12 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   let grpc: GrpcServerHandle | undefined;
   try {
     await app.listen({ host: options.host, port: options.port });
-    grpc = await startGrpcServer({ service: router, host: options.host, port: options.grpcPort, limits });
+    grpc = await startGrpcServer({ service: router, host: options.host, port: options.grpcPort, limits, ...(tracing === undefined ? {} : { tracing }) });
   } catch (err) {
     events.close();
     energy.stop();
     await app.close();
+    await tracing?.shutdown();
     await releases.close();
     rollouts.close();
     await deployments.close();
@@ -261,6 +277,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       await alerts.close();
       await target.close();
       await runtime.close();
+      // The spans of the last requests are sent before the process goes.
+      await tracing?.shutdown();
       alertStore.close();
       rolloutStore.close();
       store.close();
@@ -277,6 +295,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     runtime,
     deployments,
     rollouts,
+    metrics,
     app,
     newToken,
     authRequired,

@@ -61,6 +61,8 @@ export interface ReplicaUsage {
   readonly cpuSystemUs: number;
   /** Resident memory in bytes. */
   readonly rssBytes: number;
+  /** Requests waiting in the replica's batcher queue. */
+  readonly queued: number;
 }
 
 /**

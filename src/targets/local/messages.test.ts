@@ -4,7 +4,7 @@ import { ContinuumError } from '../../errors.js';
 import type { Datatype, InferRequest, TensorData } from '../../oip/types.js';
 import { FrameKind, FrameReader, FrameWriter, jsonHeader, MAX_FRAME_BYTES } from './frames.js';
 import type { Frame } from './frames.js';
-import { decodeFailure, decodeInferRequest, decodeInferResponse, encodeFailure, encodeInferRequest, encodeInferResponse, parseParentMessage } from './messages.js';
+import { decodeFailure, decodeInferRequest, decodeInferResponse, decodeResultTiming, encodeFailure, encodeInferRequest, encodeInferResponse, parseParentMessage } from './messages.js';
 
 /** The bytes a FrameWriter sends, captured once it has flushed (cork and uncork are what a socket does with them). */
 function capture(): { writer: FrameWriter; bytes: () => Promise<Buffer>; writes: () => number } {
@@ -104,7 +104,7 @@ describe('replica channel messages', () => {
   it('sends large payloads without copying them into the frame and reads them back whole', async () => {
     const { writer, bytes } = capture();
     const data = Float32Array.from({ length: 3 * 48 * 320 }, (_, i) => i / 7);
-    const encoded = encodeInferResponse({ model_name: 'm', model_version: '1', outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 3, 48, 320], data }] });
+    const encoded = encodeInferResponse({ model_name: 'm', model_version: '1', outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 3, 48, 320], data }] }, undefined);
     writer.write(FrameKind.Result, 9, encoded.header, encoded.payload);
     expect(encoded.payload[0]?.buffer).toBe(data.buffer);
     const all = await bytes();
@@ -113,6 +113,22 @@ describe('replica channel messages', () => {
     expect(response).toMatchObject({ model_name: 'm', model_version: '1' });
     expect(response.outputs[0]?.shape).toEqual([1, 3, 48, 320]);
     expect(Array.from(response.outputs[0]?.data as Float32Array)).toEqual(Array.from(data));
+    expect(decodeResultTiming(frame.header)).toBeUndefined();
+  });
+
+  it('carries the request\'s batcher timing in a Result header, in whole microseconds, clamped to u32', async () => {
+    const { writer, bytes } = capture();
+    const response = { model_name: 'm', model_version: '1', id: 'r1', outputs: [{ name: 'y', datatype: 'FP32' as const, shape: [1, 2], data: Float32Array.from([1, 2]) }] };
+    const timed = encodeInferResponse(response, { queueUs: 12.6, computeUs: 2 ** 40, batchSize: 8 });
+    writer.write(FrameKind.Result, 3, timed.header, timed.payload);
+    const [frame] = readAll(await bytes()) as [Frame];
+    expect(decodeResultTiming(frame.header)).toEqual({ queueUs: 13, computeUs: 0xffff_ffff, batchSize: 8 });
+    const decoded = decodeInferResponse(frame.header, frame.payload, 'm', '1');
+    expect(decoded.id).toBe('r1');
+    expect(Array.from(decoded.outputs[0]?.data as Float32Array)).toEqual([1, 2]);
+    // Four bytes more than an untimed request's fixed part, no more.
+    expect(timed.header.length - encodeInferRequest({ inputs: response.outputs }, undefined).header.length).toBe(4 + Buffer.byteLength(JSON.stringify({ r: 'r1' })));
+    expect(() => decodeResultTiming(Buffer.alloc(11))).toThrow(/timing/);
   });
 
   it('keeps an error\'s code, message, details and Retry-After across the channel', () => {

@@ -7,7 +7,9 @@
  * The header of an Infer or Result frame (little-endian):
  *
  * ```
- * f64     deadline, ms since epoch (NaN: none; Result frames: NaN)
+ * Infer:  f64 deadline, ms since epoch (NaN: none)
+ * Result: u32 queue µs, u32 compute µs, u32 batch size: the request's timing in the replica's
+ *         batcher (InferTiming; batch size 0: not timed)
  * u32     length of the extras, then the extras: UTF-8 JSON of what is rare (request id, request
  *         parameters, requested outputs, tensor parameters), absent when there are none
  * u16     tensor count, then per tensor:
@@ -28,6 +30,7 @@ import type { ErrorCode } from '../../errors.js';
 import { dataToRaw, rawToData } from '../../gateway/tensor-codec.js';
 import { DATATYPES, isDatatype } from '../../oip/types.js';
 import type { Datatype, InferRequest, InferResponse, ModelStatistics, Parameters, RequestedOutput, Tensor } from '../../oip/types.js';
+import type { InferTiming } from '../../runtime/index.js';
 import type { ReplicaSpec } from '../types.js';
 import { align8, ZEROS } from './frames.js';
 
@@ -66,17 +69,26 @@ const MAX_NAME_BYTES = 0xffff;
 /** The most tensors a header carries (u16). */
 const MAX_TENSORS = 0xffff;
 
+/** Bytes before the extras: an Infer frame's deadline (f64), a Result frame's timing (3 × u32). */
+const INFER_LEAD_BYTES = 8;
+const RESULT_LEAD_BYTES = 12;
+/** The largest duration a Result header carries (u32 µs, 71 minutes); longer ones are clamped. */
+const MAX_TIMING_US = 0xffff_ffff;
+
 const DATATYPE_CODES: ReadonlyMap<string, number> = new Map(DATATYPES.map((d, i) => [d, i]));
 
 const malformed = (what: string): ContinuumError =>
   new ContinuumError('CONTINUUM_ERR_INTERNAL', `malformed message on the replica channel: ${what}`);
 
-/** Encodes tensors and the extras into a header, and lays out the payload (each tensor 8-aligned). */
-function encodeMessage(tensors: readonly Tensor[], extras: Extras, deadlineMs: number | undefined): EncodedMessage {
+/**
+ * Encodes tensors and the extras into a header after `leadBytes` left for the caller's fixed
+ * fields, and lays out the payload (each tensor 8-aligned).
+ */
+function encodeMessage(tensors: readonly Tensor[], extras: Extras, leadBytes: number): { header: Buffer; payload: Uint8Array[] } {
   if (tensors.length > MAX_TENSORS) throw malformed(`${tensors.length} tensors`);
   const raws: Buffer[] = [];
   let tensorParams: Record<string, Parameters> | undefined;
-  let size = 8 + 4 + 2;
+  let size = leadBytes + 4 + 2;
   for (let i = 0; i < tensors.length; i++) {
     const t = tensors[i] as Tensor;
     const nameBytes = Buffer.byteLength(t.name);
@@ -90,8 +102,7 @@ function encodeMessage(tensors: readonly Tensor[], extras: Extras, deadlineMs: n
   const jsonBytes = Buffer.byteLength(json);
   size += jsonBytes;
   const header = Buffer.allocUnsafe(size);
-  let at = header.writeDoubleLE(deadlineMs ?? Number.NaN, 0);
-  at = header.writeUInt32LE(jsonBytes, at);
+  let at = header.writeUInt32LE(jsonBytes, leadBytes);
   at += header.write(json, at, 'utf8');
   at = header.writeUInt16LE(tensors.length, at);
   const payload: Uint8Array[] = [];
@@ -142,6 +153,10 @@ class HeaderCursor {
     return this.bytes.readDoubleLE(this.take(8, what));
   }
 
+  skip(n: number, what: string): void {
+    this.take(n, what);
+  }
+
   utf8(n: number, what: string): string {
     const at = this.take(n, what);
     return this.bytes.toString('utf8', at, at + n);
@@ -154,7 +169,6 @@ class HeaderCursor {
 
 /** What a header decodes to before its tensors are rebuilt. */
 interface DecodedHeader {
-  readonly deadlineMs: number | undefined;
   readonly extras: Extras;
   readonly tensors: Tensor[];
 }
@@ -181,9 +195,9 @@ function readExtras(json: string): Extras {
  * Rebuilds a header and its tensors from the payload. Both ends are Continuum, but a frame is
  * still checked before it is trusted: datatypes, shapes and byte counts must agree (rawToData).
  */
-function decodeMessage(header: Buffer, payload: Buffer): DecodedHeader {
+function decodeMessage(header: Buffer, payload: Buffer, leadBytes: number): DecodedHeader {
   const c = new HeaderCursor(header);
-  const deadline = c.f64('the deadline');
+  c.skip(leadBytes, 'the fixed fields');
   const extras = readExtras(c.utf8(c.u32('the extras length'), 'the extras'));
   const count = c.u16('the tensor count');
   const tensors: Tensor[] = [];
@@ -211,7 +225,7 @@ function decodeMessage(header: Buffer, payload: Buffer): DecodedHeader {
   }
   if (!c.done) throw malformed(`${header.length} header bytes hold more than ${count} tensors`);
   if (offset !== payload.length) throw malformed(`${payload.length - offset} bytes left after the tensors`);
-  return { deadlineMs: Number.isNaN(deadline) ? undefined : deadline, extras, tensors };
+  return { extras, tensors };
 }
 
 /** Encodes an inference request (parent side); `deadlineMs` is absolute (Date.now() clock). */
@@ -220,12 +234,16 @@ export function encodeInferRequest(request: InferRequest, deadlineMs: number | u
   if (request.outputs !== undefined) extras.o = request.outputs;
   if (request.parameters !== undefined) extras.p = request.parameters;
   if (request.id !== undefined) extras.r = request.id;
-  return encodeMessage(request.inputs, extras, deadlineMs);
+  const { header, payload } = encodeMessage(request.inputs, extras, INFER_LEAD_BYTES);
+  header.writeDoubleLE(deadlineMs ?? Number.NaN, 0);
+  return { header, payload };
 }
 
 /** Decodes an inference request (replica side); throws a ContinuumError on a malformed frame. */
 export function decodeInferRequest(header: Buffer, payload: Buffer): { request: InferRequest; deadlineMs: number | undefined } {
-  const { deadlineMs, extras, tensors } = decodeMessage(header, payload);
+  const { extras, tensors } = decodeMessage(header, payload, INFER_LEAD_BYTES);
+  const deadline = header.readDoubleLE(0);
+  const deadlineMs = Number.isNaN(deadline) ? undefined : deadline;
   const request: { -readonly [K in keyof InferRequest]: InferRequest[K] } = { inputs: tensors };
   if (extras.o !== undefined) request.outputs = extras.o;
   if (extras.p !== undefined) request.parameters = extras.p;
@@ -233,17 +251,33 @@ export function decodeInferRequest(header: Buffer, payload: Buffer): { request: 
   return { request, deadlineMs };
 }
 
-/** Encodes an inference response (replica side); the parent knows the model name and version. */
-export function encodeInferResponse(response: InferResponse): EncodedMessage {
+const clampUs = (us: number): number => Math.min(MAX_TIMING_US, Math.max(0, Math.round(us)));
+
+/**
+ * Encodes an inference response (replica side) with the request's timing in the replica's
+ * batcher (absent: not timed); the parent knows the model name and version.
+ */
+export function encodeInferResponse(response: InferResponse, timing: InferTiming | undefined): EncodedMessage {
   const extras: { -readonly [K in keyof Extras]: Extras[K] } = {};
   if (response.id !== undefined) extras.r = response.id;
   if (response.parameters !== undefined) extras.p = response.parameters;
-  return encodeMessage(response.outputs, extras, undefined);
+  const { header, payload } = encodeMessage(response.outputs, extras, RESULT_LEAD_BYTES);
+  header.writeUInt32LE(timing === undefined ? 0 : clampUs(timing.queueUs), 0);
+  header.writeUInt32LE(timing === undefined ? 0 : clampUs(timing.computeUs), 4);
+  header.writeUInt32LE(timing === undefined ? 0 : Math.min(MAX_TIMING_US, timing.batchSize), 8);
+  return { header, payload };
+}
+
+/** The timing a Result frame's header carries; undefined when the replica did not time the request. */
+export function decodeResultTiming(header: Buffer): InferTiming | undefined {
+  if (header.length < RESULT_LEAD_BYTES) throw malformed('header ends inside the timing');
+  const batchSize = header.readUInt32LE(8);
+  return batchSize === 0 ? undefined : { queueUs: header.readUInt32LE(0), computeUs: header.readUInt32LE(4), batchSize };
 }
 
 /** Decodes an inference response (parent side) of the model version the replica runs. */
 export function decodeInferResponse(header: Buffer, payload: Buffer, modelName: string, modelVersion: string): InferResponse {
-  const { extras, tensors } = decodeMessage(header, payload);
+  const { extras, tensors } = decodeMessage(header, payload, RESULT_LEAD_BYTES);
   const response: { -readonly [K in keyof InferResponse]: InferResponse[K] } = { model_name: modelName, model_version: modelVersion, outputs: tensors };
   if (extras.r !== undefined) response.id = extras.r;
   if (extras.p !== undefined) response.parameters = extras.p;
@@ -287,7 +321,7 @@ export type ReplicaMessage =
   | { readonly op: 'imported'; readonly mainStartEpochMs: number; readonly importedEpochMs: number }
   | { readonly op: 'ready'; readonly sessionMs: number; readonly warmupMs: number }
   | { readonly op: 'failed'; readonly error: FailureHeader }
-  | { readonly op: 'pong'; readonly cpuUserUs: number; readonly cpuSystemUs: number; readonly rssBytes: number }
+  | { readonly op: 'pong'; readonly cpuUserUs: number; readonly cpuSystemUs: number; readonly rssBytes: number; readonly queued: number }
   | { readonly op: 'statistics'; readonly statistics: ModelStatistics };
 
 const finite = z.number().finite();
@@ -298,7 +332,7 @@ const replicaMessageSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('imported'), mainStartEpochMs: finite, importedEpochMs: finite }),
   z.object({ op: z.literal('ready'), sessionMs: finite, warmupMs: finite }),
   z.object({ op: z.literal('failed'), error: failureSchema }),
-  z.object({ op: z.literal('pong'), cpuUserUs: finite, cpuSystemUs: finite, rssBytes: finite }),
+  z.object({ op: z.literal('pong'), cpuUserUs: finite, cpuSystemUs: finite, rssBytes: finite, queued: finite }),
   z.object({ op: z.literal('statistics'), statistics: z.custom<ModelStatistics>((v) => typeof v === 'object' && v !== null) }),
 ]);
 

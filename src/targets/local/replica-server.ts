@@ -6,7 +6,7 @@
  */
 import { ContinuumError, toContinuumError } from '../../errors.js';
 import { initializeOnnxRuntime, Runtime } from '../../runtime/index.js';
-import type { ModelSource, ResolvedModelVersion } from '../../runtime/index.js';
+import type { InferTiming, ModelSource, ResolvedModelVersion } from '../../runtime/index.js';
 import type { ReplicaSpec } from '../types.js';
 import { FrameKind, jsonHeader } from './frames.js';
 import type { Frame, FrameWriter } from './frames.js';
@@ -73,10 +73,15 @@ export function createReplicaHandler(writer: FrameWriter): (frame: Frame) => voi
       writer.writeJson(FrameKind.Failure, frame.id, encodeFailure(err));
       return;
     }
-    const options = decoded.deadlineMs === undefined ? undefined : { deadlineMs: decoded.deadlineMs };
+    // The request's timing in this replica's batcher travels back in the answer's header.
+    let timing: InferTiming | undefined;
+    const onTiming = (t: InferTiming): void => {
+      timing = t;
+    };
+    const options = decoded.deadlineMs === undefined ? { onTiming } : { deadlineMs: decoded.deadlineMs, onTiming };
     runtime.infer(model.name, model.version, decoded.request, options).then(
       (response) => {
-        const { header, payload } = encodeInferResponse(response);
+        const { header, payload } = encodeInferResponse(response, timing);
         writer.write(FrameKind.Result, frame.id, header, payload);
       },
       (err: unknown) => writer.writeJson(FrameKind.Failure, frame.id, encodeFailure(err)),
@@ -96,7 +101,8 @@ export function createReplicaHandler(writer: FrameWriter): (frame: Frame) => voi
         return;
       case 'ping': {
         const cpu = process.cpuUsage();
-        control(frame.id, { op: 'pong', cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rssBytes: process.memoryUsage.rss() });
+        const queued = runtime?.queueDepths().reduce((n, q) => n + q.queued, 0) ?? 0;
+        control(frame.id, { op: 'pong', cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rssBytes: process.memoryUsage.rss(), queued });
         return;
       }
       case 'statistics': {

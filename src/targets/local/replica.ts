@@ -11,7 +11,7 @@ import type { InferOptions } from '../../runtime/index.js';
 import type { Replica, ReplicaExit, ReplicaSpec, ReplicaStartupTimings, ReplicaState, ReplicaUsage } from '../types.js';
 import { FrameKind, jsonHeader } from './frames.js';
 import type { Frame } from './frames.js';
-import { decodeFailure, decodeInferResponse, encodeInferRequest, parseReplicaMessage } from './messages.js';
+import { decodeFailure, decodeInferResponse, decodeResultTiming, encodeInferRequest, parseReplicaMessage } from './messages.js';
 import type { ParentMessage } from './messages.js';
 import type { CompiledLocalTargetOptions } from './options.js';
 import { epochMs } from './process.js';
@@ -125,11 +125,19 @@ export class LocalReplica implements Replica {
       return Promise.reject(toContinuumError(err));
     }
     const { name, version } = this.spec.model;
+    const onTiming = options?.onTiming;
     return new Promise<InferResponse>((resolve, reject) => {
       const id = this.call({
         inference: true,
         expiresAtMs: limitMs + this.setup.options.answerGraceMs,
-        settle: (frame) => resolve(decodeInferResponse(frame.header, frame.payload, name, version)),
+        settle: (frame) => {
+          const response = decodeInferResponse(frame.header, frame.payload, name, version);
+          if (onTiming !== undefined) {
+            const timing = decodeResultTiming(frame.header);
+            if (timing !== undefined) onTiming(timing);
+          }
+          resolve(response);
+        },
         reject,
       });
       this.host.send(FrameKind.Infer, id, encoded.header, encoded.payload);
@@ -292,7 +300,7 @@ export class LocalReplica implements Replica {
         return;
       }
       case 'pong':
-        this.usage = { atMs: Date.now(), cpuUserUs: message.cpuUserUs, cpuSystemUs: message.cpuSystemUs, rssBytes: message.rssBytes };
+        this.usage = { atMs: Date.now(), cpuUserUs: message.cpuUserUs, cpuSystemUs: message.cpuSystemUs, rssBytes: message.rssBytes, queued: message.queued };
         return;
       case 'imported':
       case 'statistics':
