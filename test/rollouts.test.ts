@@ -71,8 +71,17 @@ async function startRollout(server: RunningServer, input: Record<string, unknown
 
 const finished = (r: RolloutDetail): boolean => ['succeeded', 'rolled-back', 'aborted'].includes(r.state.status);
 
-/** Quick analysis settings for tests: short bakes and intervals, a small sample suffices. */
-const quick = { bakeMs: 1500, analysisIntervalMs: 300, criteria: { minRequests: 20 } };
+/**
+ * Quick analysis settings for tests: short bakes and intervals, a small sample suffices. The
+ * latency bound is wider than the default: these suites share two cores with others, and one
+ * replica process can run a millisecond behind another for a while without any fault of its model.
+ */
+const quick = { bakeMs: 1500, analysisIntervalMs: 300, criteria: { minRequests: 20, maxLatencyRatio: 1.5, minLatencyIncreaseMs: 2 } };
+
+/** The rollout's status, with its reason and last verdict when it is not the expected one. */
+function expectStatus(r: RolloutDetail, status: string): void {
+  expect(r.state.status, `${r.state.reason}; last verdict: ${r.verdicts.at(-1)?.verdict.summary ?? 'none'}`).toBe(status);
+}
 
 /**
  * Clients sending requests until stopped; each answer kept. `flaggedShare` of the requests, drawn
@@ -106,7 +115,7 @@ describe('rollouts with real replicas', () => {
     const started = await startRollout(server, { ref: versions[1], steps: [20, 50, 100], ...quick });
     const done = await until('the canary to finish', () => rollout(server, started.id), finished, 60_000);
     const answers = await traffic.stop();
-    expect(done.state.status).toBe('succeeded');
+    expectStatus(done, 'succeeded');
     expect(failures(answers)).toEqual([]);
     const d = await deployment(server);
     expect(d.revision.spec.version).toBe(versions[1]);
@@ -159,14 +168,14 @@ describe('rollouts with real replicas', () => {
     const traffic = load(server, 3);
     const bad = await startRollout(server, { ref: versions[1], strategy: 'shadow', ...quick });
     const badDone = await until('the disagreeing shadow to end', () => rollout(server, bad.id), finished, 30_000);
-    expect(badDone.state.status).toBe('rolled-back');
+    expectStatus(badDone, 'rolled-back');
     const agreement = badDone.verdicts.at(-1)?.verdict.checks.find((c) => c.name === 'agreement');
     expect(agreement?.outcome).toBe('fail');
     await until('the candidate to drain', () => deployment(server), (d) => d.candidate === undefined);
     const good = await startRollout(server, { ref: versions[2], strategy: 'shadow', ...quick });
     const goodDone = await until('the agreeing shadow to end', () => rollout(server, good.id), finished, 30_000);
     const answers = await traffic.stop();
-    expect(goodDone.state.status).toBe('succeeded');
+    expectStatus(goodDone, 'succeeded');
     expect(failures(answers)).toEqual([]);
     // Mirrored answers are discarded: no client ever saw the disagreeing version.
     expect(answers.some((a) => a.body.model_version === versions[1])).toBe(false);
