@@ -32,8 +32,8 @@ import { checkTarget, median, PERF_ANALYZER_STABILITY, probeDistance, summarize 
 import type { Measurement, Probe, TargetCheck } from './method.js';
 import { writeMlp } from './models.js';
 import type { BenchModel } from './models.js';
-import { CLOCK_TICKS_PER_S, machineBusyTicks, processTicks, ProcessSet } from './processes.js';
-import type { BenchProcess } from './processes.js';
+import { CLOCK_TICKS_PER_S, machineBusyTicks, processSetForRun, processTicks } from './processes.js';
+import type { BenchProcess, ProcessSet } from './processes.js';
 import { machineLine, targetsTable, withMarkedSection } from './report.js';
 import type { MachineInfo } from './report.js';
 import { gitCommit, machineInfo, resultStamp } from './run-info.js';
@@ -457,14 +457,7 @@ async function main(): Promise<void> {
   const options = [quick ? ' --quick' : '', values.rounds === undefined ? '' : ` --rounds ${rounds}`, values.baseline === undefined ? '' : ` --baseline ${values.baseline}`].join('');
   const command = `npm run bench:gateway${options === '' ? '' : ` --${options}`}`;
   const started = new Date();
-  const processes = new ProcessSet();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    process.stderr.write(`${signal}: ending every process the benchmark started\n`);
-    void processes.endAll().finally(() => process.exit(130));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('exit', () => processes.killAllNow());
+  const processes = processSetForRun();
   const dir = mkdtempSync(join(tmpdir(), 'continuum-gateway-bench-'));
   try {
     const machine = machineInfo(undefined);

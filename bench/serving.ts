@@ -26,8 +26,8 @@ import { checkTarget, median, PERF_ANALYZER_STABILITY, probeDistance, serverSpli
 import type { Probe, ServerSplit, TargetCheck, Window } from './method.js';
 import { mlpWeightsFromOnnx, ocrRecognizer, writeMlp } from './models.js';
 import type { BenchModel } from './models.js';
-import { freePort, ProcessSet, treeRssMb, waitForHttp } from './processes.js';
-import type { BenchProcess } from './processes.js';
+import { freePort, processSetForRun, treeRssMb, waitForHttp } from './processes.js';
+import type { BenchProcess, ProcessSet } from './processes.js';
 import { renderServingSection, withServingSection } from './report.js';
 import type { Row, ServingResult } from './report.js';
 import { gitCommit, machineInfo, resultStamp } from './run-info.js';
@@ -416,15 +416,8 @@ async function main(): Promise<void> {
   const plan = quick ? QUICK : FULL;
   const command = `npm run bench:serving${quick || only !== undefined ? ' --' : ''}${quick ? ' --quick' : ''}${only === undefined ? '' : ` --only ${only}`}`;
   const started = new Date();
-  const processes = new ProcessSet();
+  const processes = processSetForRun();
   const ctx: Context = { processes, rows: [], notes: [], failures: [], reference: new Map() };
-  const onSignal = (signal: NodeJS.Signals): void => {
-    process.stderr.write(`${signal}: ending every process the benchmark started\n`);
-    void processes.endAll().finally(() => process.exit(130));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('exit', () => processes.killAllNow());
   const dir = mkdtempSync(join(tmpdir(), 'continuum-bench-'));
   try {
     const torch = pythonPeerAvailable();

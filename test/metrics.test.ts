@@ -99,6 +99,24 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
+describe('continuum serve --no-metrics', () => {
+  it('serves no /metrics and still answers inferences', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'continuum-no-metrics-'));
+    dirs.push(dataDir);
+    const off = await startServer({ port: 0, grpcPort: 0, dataDir, logLevel: 'silent', demo: false, metrics: false });
+    try {
+      expect(off.metrics).toBeUndefined();
+      await pushModel(off.url, 'iris-local', buildIrisClassifier().model);
+      expect((await inferJson(off.url, 'iris-local', DEMO_REQUEST)).status).toBe(200);
+      const res = await request(`${off.url}/metrics`);
+      await res.body.dump();
+      expect(res.statusCode).toBe(404);
+    } finally {
+      await off.close();
+    }
+  });
+});
+
 describe('metrics scraped by a real Prometheus', () => {
   it('counts every request by model, version, deployment and status code', async () => {
     expect(await settlesTo('sum(continuum_inference_requests_total{deployment="iris",code="200"})', DEPLOYED)).toBe(DEPLOYED);
