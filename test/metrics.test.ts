@@ -64,7 +64,7 @@ beforeAll(async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'continuum-metrics-e2e-'));
   const promDir = mkdtempSync(join(tmpdir(), 'continuum-prometheus-'));
   dirs.push(dataDir, promDir);
-  server = await startServer({ port: 0, grpcPort: 0, dataDir, logLevel: 'silent', autoscalerTickMs: 200 });
+  server = await startServer({ port: 0, grpcPort: 0, dataDir, logLevel: 'silent', autoscalerTickMs: 200, energyIntervalMs: 500 });
   // The demo deployment with exactly two replica processes, and the same model served in-process under another name.
   expect((await api(server.url, 'PATCH', '/deployments/iris', { policy: { policy: 'fixed', replicas: 2 } })).status).toBe(200);
   await pushModel(server.url, 'iris-local', buildIrisClassifier().model);
@@ -163,6 +163,9 @@ describe('metrics scraped by a real Prometheus', () => {
     expect((await query('continuum_process_resident_memory_bytes'))[0]?.value).toBeGreaterThan(0);
     expect((await query('continuum_deployment_traffic_share{deployment="iris",track="baseline"}'))[0]?.value).toBe(1);
     expect((await query('sum(continuum_deployment_cost_usd_total{deployment="iris"})'))[0]?.value).toBeGreaterThan(0);
+    // The energy meter's joules for the deployment, labelled with how they were estimated.
+    const energy = await until('the deployment\'s energy', () => query('continuum_energy_joules_total{deployment="iris"}'), (s) => (s[0]?.value ?? 0) > 0, 20_000);
+    expect(['rapl', 'cpu_load', 'constant']).toContain(energy[0]?.metric['mode']);
   });
 
   it('the Grafana dashboard\'s every query is valid PromQL and the throughput panel sees the deployment', async () => {
