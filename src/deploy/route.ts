@@ -261,7 +261,7 @@ export class DeploymentRoute {
     for (const r of Object.values(this.recorders)) r.reset();
   }
 
-  /** The replica set serving `version`: the named one when given (either track), else by the rule. */
+  /** Serves one request: on the version named (either track), else on the track the traffic rule picks; unpinned requests feed the drift monitor. */
   infer(version: string | undefined, request: InferRequest, options: InferOptions = {}): Promise<InferResponse> {
     if (version !== undefined) {
       const pinned = this.track(version);
@@ -271,8 +271,8 @@ export class DeploymentRoute {
     const choice = chooseTrack(this.rule, this.chooser, options.header);
     this.chooser = choice.state;
     const candidate = this.candidateSet;
-    // A track without replicas (a rule applied before its set exists) falls back to production.
-    const track = (choice.track === 'candidate' ? candidate : choice.track === 'control' ? this.controlSet : this.baselineSet) === undefined ? 'baseline' : choice.track;
+    // A track without a replica set (a rule applied before the set exists) falls back to production.
+    const track = choice.track === 'baseline' || this.setOf(choice.track) !== this.baselineSet ? choice.track : 'baseline';
     const answer = this.serve(track, this.setOf(track), request, options);
     if (choice.mirror && candidate !== undefined && this.rule.kind === 'mirror') this.mirror(candidate, answer, request, withoutHooks(options), this.rule.tolerance);
     return answer;
