@@ -57,8 +57,14 @@ export interface NodeSpec {
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
   readonly domain?: string;
-  readonly attributes?: Readonly<Record<string, number | readonly number[] | string>>;
+  readonly attributes?: Readonly<Record<string, AttributeValue>>;
 }
+
+/**
+ * A node attribute: a number (INT when whole, else FLOAT), a number list (INTS), a string, or a
+ * tagged list of FLOATS or STRINGS (the ai.onnx.ml tree ensembles need both).
+ */
+export type AttributeValue = number | readonly number[] | string | { readonly floats: readonly number[] } | { readonly strings: readonly string[] };
 
 /** A float32 initializer (weights). */
 export interface InitializerSpec {
@@ -92,12 +98,14 @@ function valueInfo(v: ValueSpec): onnxProto.onnx.IValueInfoProto {
   };
 }
 
-function attribute(name: string, value: number | readonly number[] | string): onnxProto.onnx.IAttributeProto {
+function attribute(name: string, value: AttributeValue): onnxProto.onnx.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   if (typeof value === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(value) };
   if (typeof value === 'number') {
     return Number.isInteger(value) ? { name, type: T.INT, i: value } : { name, type: T.FLOAT, f: value };
   }
+  if ('floats' in value) return { name, type: T.FLOATS, floats: [...value.floats] };
+  if ('strings' in value) return { name, type: T.STRINGS, strings: value.strings.map((v) => new TextEncoder().encode(v)) };
   return { name, type: T.INTS, ints: [...value] };
 }
 
