@@ -48,7 +48,8 @@ export function trainingSet(features: readonly (readonly number[])[], labels: re
     if (row.length !== width) throw new Error(`training: row ${i} has ${row.length} features, row 0 has ${width}; pass rows of equal width`);
     if (!row.every(Number.isFinite)) throw new Error(`training: row ${i} holds a value that is not a finite number; impute or drop it`);
   });
-  const k = classes ?? Math.max(...labels) + 1;
+  // A reduce, not Math.max(...labels): spreading a large label array would overflow the call stack.
+  const k = classes ?? labels.reduce((m, label) => Math.max(m, label), 0) + 1;
   labels.forEach((label, i) => {
     if (!Number.isInteger(label) || label < 0 || label >= k) throw new Error(`training: label ${label} of row ${i} is not an integer in [0, ${k}); encode classes as 0, 1, 2, ...`);
   });

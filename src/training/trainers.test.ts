@@ -153,4 +153,17 @@ describe('trainRandomForest on iris', () => {
     expect(Buffer.from(b.model).equals(Buffer.from(a.model))).toBe(true);
     expect(Buffer.from(c.model).equals(Buffer.from(a.model))).toBe(false);
   });
+
+  it('separates two classes (versicolor against virginica), and the graph agrees with predict()', async () => {
+    const two = (x: number[][], y: number[]) => {
+      const keep = y.map((label, i) => (label > 0 ? i : -1)).filter((i) => i >= 0);
+      return { x: keep.map((i) => x[i] as number[]), y: keep.map((i) => (y[i] as number) - 1) };
+    };
+    const train = two(data.trainX, data.trainY);
+    const test = two(data.testX, data.testY);
+    const trained = trainRandomForest(train.x, train.y, { trees: 20 });
+    expect(trained.metrics.classes).toBe(2);
+    expect(accuracy(trained.predict(test.x).labels, test.y)).toBeGreaterThanOrEqual(0.85);
+    await expectOnnxAgrees(trained, test.x);
+  });
 });
