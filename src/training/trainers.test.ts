@@ -89,6 +89,8 @@ describe('trainLogisticRegression on iris', () => {
     expect(() => trainLogisticRegression([[1], [2]], [0, 1.5])).toThrow(/encode classes as 0, 1, 2/);
     expect(() => trainLogisticRegression([[1], [2, 3]], [0, 1])).toThrow(/equal width/);
     expect(() => trainLogisticRegression([[1], [2]], [0, 0])).toThrow(/at least two classes/);
+    expect(() => trainLogisticRegression([[1], [Number.NaN]], [0, 1])).toThrow(/impute or drop it/);
+    expect(() => trainLogisticRegression([], [])).toThrow(/empty/);
   });
 });
 
