@@ -7,3 +7,5 @@ export { trainLogisticRegression, type LogisticRegressionOptions, type LogisticR
 export { trainMlp, type MlpTrainingOptions, type MlpMetrics } from './mlp.js';
 export { splitTrainTest, type TrainedClassifier, type ClassifierMetrics, type Prediction } from './dataset.js';
 export { trainRandomForest, type RandomForestOptions, type RandomForestMetrics } from './forest.js';
+export { DEFAULT_ARCHIVE_LIMITS, safeEntryPath, unpackArchive } from './archive.js';
+export type { ArchiveLimits, UnpackedArchive } from './archive.js';
