@@ -16,3 +16,7 @@ export {
   toInferRequest,
 } from './formats.js';
 export type { DatabusState, Decoded, FieldMapping, NamedSample, PayloadLimits, Refusal, RefusalReason } from './formats.js';
+export { startIngestBroker } from './broker.js';
+export type { BrokerEndpoint, BrokerOptions, IngestBroker } from './broker.js';
+export { databusMetadataTopicOf, IngestService, PAYLOAD_FORMATS, resultTopicOf, topicMatches } from './service.js';
+export type { DataSource, IngestCounters, IngestServiceOptions, PayloadFormat, Prediction } from './service.js';

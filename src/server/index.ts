@@ -27,6 +27,7 @@ import { Registry } from '../registry/index.js';
 import { ReleasePipeline } from '../release/index.js';
 import type { Dataset } from '../release/index.js';
 import { Runtime } from '../runtime/index.js';
+import { IngestService, startIngestBroker, type IngestBroker } from '../ingest/index.js';
 import { bearerToken, isLoopbackHost, TokenStore } from '../security/index.js';
 import { LocalTarget } from '../targets/index.js';
 import { compileServeOptions } from './config.js';
@@ -61,6 +62,10 @@ export interface RunningServer {
   readonly newToken: string | undefined;
   /** Whether the management API demands a token. */
   readonly authRequired: boolean;
+  /** The MQTT data path (docs/ingest.md); undefined with `mqtt: false`. */
+  readonly ingest: IngestService | undefined;
+  /** Port of the embedded MQTT broker; undefined when off or external. */
+  readonly mqttPort: number | undefined;
   /** Stops accepting requests, waits for in-flight ones (up to drainTimeoutMs), releases everything. */
   close(): Promise<void>;
 }
@@ -230,10 +235,26 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   }
 
   let grpc: GrpcServerHandle | undefined;
+  let ingestBroker: IngestBroker | undefined;
+  let ingest: IngestService | undefined;
   try {
     await app.listen({ host: options.host, port: options.port });
     grpc = await startGrpcServer({ service: router, host: options.host, port: options.grpcPort, limits, ...(tracing === undefined ? {} : { tracing }) });
+    // MQTT data path: tokens guard the embedded broker whenever the REST API needs them, and also on
+    // loopback once tokens exist (another local process is no more trusted over MQTT than over HTTP).
+    if (options.mqtt.kind !== 'off') {
+      const verifyToken = authRequired || tokens.size > 0 ? (token: string) => tokens.verify(token) : undefined;
+      ingestBroker = await startIngestBroker(
+        options.mqtt.kind === 'external'
+          ? options.mqtt
+          : { kind: 'embedded', port: options.mqtt.port, host: options.host, ...(verifyToken === undefined ? {} : { verifyToken }) },
+      );
+      ingest = await IngestService.start({ endpoint: ingestBroker.endpoint, inference: router });
+    }
   } catch (err) {
+    await ingest?.close();
+    await ingestBroker?.close();
+    await grpc?.close();
     events.close();
     energy.stop();
     await app.close();
@@ -260,6 +281,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   const close = (): Promise<void> => {
     closing ??= (async () => {
       // Stop taking new work everywhere first, then let in-flight requests finish.
+      await ingest?.close();
+      await ingestBroker?.close();
       const drained = runtime.drain();
       // Event streams never end by themselves: they are closed so the HTTP server can.
       events.close();
@@ -299,6 +322,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     app,
     newToken,
     authRequired,
+    ingest,
+    mqttPort: ingestBroker?.port,
     close,
   };
 }
