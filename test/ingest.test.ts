@@ -14,7 +14,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource, Prediction } from '../src/ingest/index.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
-import { inferJson, until } from './support/http.js';
+import { api, inferJson, until } from './support/http.js';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
 const FLOWERS = (getDataset() as number[][]).filter((_, i) => i % 3 === 0).map((row) => row.slice(0, 4));
@@ -58,7 +58,7 @@ function freePort(): Promise<number> {
 async function jsonFlow(server: RunningServer, brokerUrl: string, name: string): Promise<void> {
   const topic = `plant/${name}/flowers`;
   const source: DataSource = { name, topic, format: 'json', mapping: { fields: FIELDS, input: 'input', timestampField: 'ts' }, deployment: 'iris' };
-  await server.ingest?.add(source);
+  expect((await api(server.url, 'POST', '/datasources', source)).status).toBe(201);
   const client = await mqtt.connectAsync(brokerUrl);
   try {
     const predictions = await collect(client, `${topic}/predictions`);
@@ -105,6 +105,20 @@ describe('MQTT ingest on the embedded broker', () => {
   it('turns 50 JSON messages into 50 predictions with the labels REST gives', async () => {
     await jsonFlow(server, brokerUrl, 'line1');
   }, 60_000);
+
+  it('lists data sources with their counters, refuses a duplicate or a bad filter, deletes', async () => {
+    const listed = await api<{ datasources: (DataSource & { counters: { published: number } | null })[] }>(server.url, 'GET', '/datasources');
+    expect(listed.body.datasources.find((s) => s.name === 'line1')?.counters?.published).toBe(50);
+    const again = await api<{ code: string }>(server.url, 'POST', '/datasources', { name: 'line1', topic: 'x', format: 'json', mapping: { fields: ['a'], input: 'input' }, deployment: 'iris' });
+    expect(again).toMatchObject({ status: 409, body: { code: 'CONTINUUM_ERR_DATASOURCE_EXISTS' } });
+    const bad = await api<{ code: string }>(server.url, 'POST', '/datasources', { name: 'bad', topic: 'a/#/b', format: 'json', mapping: { fields: ['a'], input: 'input' }, deployment: 'iris' });
+    expect(bad).toMatchObject({ status: 400, body: { code: 'CONTINUUM_ERR_BAD_REQUEST' } });
+    const temporary = { name: 'temporary', topic: 'plant/temporary', format: 'json', mapping: { fields: ['a'], input: 'input' }, deployment: 'iris' };
+    expect((await api(server.url, 'POST', '/datasources', temporary)).status).toBe(201);
+    expect((await api(server.url, 'DELETE', '/datasources/temporary')).status).toBe(204);
+    expect((await api(server.url, 'DELETE', '/datasources/temporary')).status).toBe(404);
+    expect(server.ingest?.counters('temporary')).toBeUndefined();
+  });
 
   it('counts hostile messages as refused while good ones keep flowing', async () => {
     const topic = 'plant/hostile/flowers';

@@ -20,3 +20,4 @@ export { startIngestBroker } from './broker.js';
 export type { BrokerEndpoint, BrokerOptions, IngestBroker } from './broker.js';
 export { databusMetadataTopicOf, IngestService, PAYLOAD_FORMATS, resultTopicOf, topicMatches } from './service.js';
 export type { DataSource, IngestCounters, IngestServiceOptions, PayloadFormat, Prediction } from './service.js';
+export { DataSourceStore } from './store.js';

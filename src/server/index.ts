@@ -15,6 +15,7 @@ import { rolloutsApiPlugin } from '../api/rollouts.js';
 import { modelsApiPlugin } from '../api/models.js';
 import { releasesApiPlugin } from '../api/releases.js';
 import { alertsApiPlugin } from '../api/alerts.js';
+import { dataSourcesApiPlugin } from '../api/datasources.js';
 import { eventsApiPlugin } from '../api/events.js';
 import { reloadIfLoaded, tuneApiPlugin } from '../api/tune.js';
 import { compileCostModel } from '../autoscale/index.js';
@@ -27,7 +28,7 @@ import { Registry } from '../registry/index.js';
 import { ReleasePipeline } from '../release/index.js';
 import type { Dataset } from '../release/index.js';
 import { Runtime } from '../runtime/index.js';
-import { IngestService, startIngestBroker, type IngestBroker } from '../ingest/index.js';
+import { DataSourceStore, IngestService, startIngestBroker, type IngestBroker } from '../ingest/index.js';
 import { bearerToken, isLoopbackHost, TokenStore } from '../security/index.js';
 import { LocalTarget } from '../targets/index.js';
 import { compileServeOptions } from './config.js';
@@ -212,6 +213,11 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   await app.register(rolloutsApiPlugin, { prefix: '/api/v1', rollouts });
   await app.register(eventsApiPlugin, { prefix: '/api/v1', store, stream: events });
   await app.register(alertsApiPlugin, { prefix: '/api/v1', engine: alerts });
+  // The MQTT data path starts with the listeners below; its API is registered now, like every route.
+  let ingestBroker: IngestBroker | undefined;
+  let ingest: IngestService | undefined;
+  const dataSources = DataSourceStore.open(options.dataDir);
+  await app.register(dataSourcesApiPlugin, { prefix: '/api/v1', store: dataSources, ingest: () => ingest });
   // The web console at `/` (docs/console.md); the routes above keep precedence over its catch-all.
   if (options.console) await app.register(consolePlugin);
 
@@ -235,8 +241,6 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   }
 
   let grpc: GrpcServerHandle | undefined;
-  let ingestBroker: IngestBroker | undefined;
-  let ingest: IngestService | undefined;
   try {
     await app.listen({ host: options.host, port: options.port });
     grpc = await startGrpcServer({ service: router, host: options.host, port: options.grpcPort, limits, ...(tracing === undefined ? {} : { tracing }) });
@@ -250,11 +254,13 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
           : { kind: 'embedded', port: options.mqtt.port, host: options.host, ...(verifyToken === undefined ? {} : { verifyToken }) },
       );
       ingest = await IngestService.start({ endpoint: ingestBroker.endpoint, inference: router });
+      for (const source of dataSources.list()) await ingest.add(source);
     }
   } catch (err) {
     await ingest?.close();
     await ingestBroker?.close();
     await grpc?.close();
+    dataSources.close();
     events.close();
     energy.stop();
     await app.close();
@@ -304,6 +310,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       await tracing?.shutdown();
       alertStore.close();
       rolloutStore.close();
+      dataSources.close();
       store.close();
       registry.close();
     })();
