@@ -68,7 +68,8 @@ export interface Prediction {
 /** Options of {@link IngestService.start}. */
 export interface IngestServiceOptions {
   readonly endpoint: BrokerEndpoint;
-  readonly inference: InferenceService;
+  /** The gateway's router in the server; only `infer` is used. */
+  readonly inference: Pick<InferenceService, 'infer'>;
   /** Messages inferred at once before reading pauses. @default 64 */
   readonly maxInFlight?: number;
   /** The clock; injected so latency is testable. @default Date.now */
@@ -125,7 +126,7 @@ export class IngestService {
 
   private constructor(
     private readonly client: MqttClient,
-    private readonly inference: InferenceService,
+    private readonly inference: Pick<InferenceService, 'infer'>,
     private readonly maxInFlight: number,
     private readonly now: () => number,
   ) {
@@ -247,11 +248,11 @@ export class IngestService {
       outputs: outputsOf(response),
       latency: { ingestMs: Math.max(0, startMs - inputMs), computeMs },
     };
-    try {
-      await this.client.publishAsync(resultTopicOf(source, topic), JSON.stringify(prediction), { qos: 1 });
-      counters.published++;
-    } catch {
-      counters.dropped++;
-    }
+    // Not awaited: the PUBACK arrives on the same connection whose reading may be paused for
+    // backpressure, so waiting for it while holding a slot could deadlock.
+    this.client.publish(resultTopicOf(source, topic), JSON.stringify(prediction), { qos: 1 }, (err) => {
+      if (err === undefined || err === null) counters.published++;
+      else counters.dropped++;
+    });
   }
 }
