@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource, Prediction } from '../src/ingest/index.js';
 import { TokenStore } from '../src/security/index.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
+import { runCli } from './support/cli-process.js';
 import { api, inferJson, until } from './support/http.js';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
@@ -120,6 +121,22 @@ describe('MQTT ingest on the embedded broker', () => {
     expect((await api(server.url, 'DELETE', '/datasources/temporary')).status).toBe(404);
     expect(server.ingest?.counters('temporary')).toBeUndefined();
   });
+
+  it('adds, lists and deletes a data source from the CLI', async () => {
+    const cli = async (...args: string[]): Promise<string> => {
+      const p = runCli([...args, '--server', server.url]);
+      const code = await p.exited;
+      if (code !== 0) throw new Error(`continuum ${args.join(' ')} exited ${String(code)}:\n${p.output()}`);
+      return p.output();
+    };
+    expect(await cli('datasources', 'add', 'from-cli', '--topic', 'plant/cli/+', '--deployment', 'iris', '--fields', 'a, b', '--timestamp-field', 'ts')).toMatch(/data source from-cli added: plant\/cli\/\+ \(json\) → iris/);
+    expect(server.ingest?.counters('from-cli')).toMatchObject({ received: 0 });
+    const listed = await cli('datasources', 'list');
+    expect(listed).toMatch(/NAME\s+TOPIC\s+FORMAT\s+DEPLOYMENT\s+RECEIVED/);
+    expect(listed).toMatch(/from-cli\s+plant\/cli\/\+\s+json\s+iris\s+0/);
+    expect(await cli('datasources', 'delete', 'from-cli')).toMatch(/data source from-cli deleted/);
+    expect(server.ingest?.counters('from-cli')).toBeUndefined();
+  }, 60_000);
 
   it('counts hostile messages as refused while good ones keep flowing', async () => {
     const topic = 'plant/hostile/flowers';
