@@ -94,6 +94,12 @@ export function databusMetadataTopicOf(dataFilter: string): string | undefined {
   return m === null ? undefined : `ie/m/j/simatic/v1/${m[1]}/dp`;
 }
 
+/** The topic filters a data source subscribes to: its own, and for the databus its app's metadata topic. */
+function topicsOf(source: DataSource): string[] {
+  const metadata = source.format === 'databus' ? databusMetadataTopicOf(source.topic) : undefined;
+  return metadata === undefined ? [source.topic] : [source.topic, metadata];
+}
+
 /** The topic a prediction for a message on `topic` is published on. */
 export function resultTopicOf(source: DataSource, topic: string): string {
   return source.resultTopic ?? `${topic}/predictions`;
@@ -153,10 +159,7 @@ export class IngestService {
   /** Starts consuming a data source (replacing one of the same name). */
   async add(source: DataSource): Promise<void> {
     this.sources.set(source.name, { source, counters: { received: 0, inferred: 0, published: 0, refused: {}, dropped: 0 }, databus: EMPTY_DATABUS_STATE });
-    const topics = [source.topic];
-    const metadata = source.format === 'databus' ? databusMetadataTopicOf(source.topic) : undefined;
-    if (metadata !== undefined) topics.push(metadata);
-    await this.client.subscribeAsync(topics, { qos: 1 });
+    await this.client.subscribeAsync(topicsOf(source), { qos: 1 });
   }
 
   /** Stops consuming a data source; false when there is none of that name. */
@@ -164,8 +167,9 @@ export class IngestService {
     const running = this.sources.get(name);
     if (running === undefined) return false;
     this.sources.delete(name);
-    const stillUsed = [...this.sources.values()].some((r) => r.source.topic === running.source.topic);
-    if (!stillUsed) await this.client.unsubscribeAsync(running.source.topic);
+    const stillUsed = new Set([...this.sources.values()].flatMap((r) => topicsOf(r.source)));
+    const unused = topicsOf(running.source).filter((t) => !stillUsed.has(t));
+    if (unused.length > 0) await this.client.unsubscribeAsync(unused);
     return true;
   }
 
