@@ -91,6 +91,9 @@ export const ERROR_KINDS = {
   CONTINUUM_ERR_INVALID_ALERT_RULE: { httpStatus: 400, grpcStatus: GrpcStatus.INVALID_ARGUMENT },
   CONTINUUM_ERR_ALERT_RULE_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
   CONTINUUM_ERR_ALERT_RULE_EXISTS: { httpStatus: 409, grpcStatus: GrpcStatus.ALREADY_EXISTS },
+  // Ingest: MQTT data sources.
+  CONTINUUM_ERR_DATASOURCE_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
+  CONTINUUM_ERR_DATASOURCE_EXISTS: { httpStatus: 409, grpcStatus: GrpcStatus.ALREADY_EXISTS },
   // Security.
   CONTINUUM_ERR_UNAUTHENTICATED: { httpStatus: 401, grpcStatus: GrpcStatus.UNAUTHENTICATED },
   CONTINUUM_ERR_FORBIDDEN: { httpStatus: 403, grpcStatus: GrpcStatus.PERMISSION_DENIED },

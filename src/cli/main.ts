@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { demoCurlCommand, DEMO_MODEL_NAME, SERVER_VERSION, startServer } from '../server/index.js';
 import type { ServeOptions } from '../server/index.js';
 import { registerAlertCommands } from './alerts.js';
+import { registerDataSourceCommands } from './datasources.js';
 import { wholeNumber } from './args.js';
 import { registerBenchCommands } from './bench.js';
 import { registerDeploymentCommands } from './deployments.js';
@@ -43,8 +44,14 @@ export function buildProgram(): Command {
     .option('--autoscaler-tick-ms <ms>', 'period of the autoscaler loop', wholeNumber(10), 1000)
     .option('--no-metrics', 'do not serve Prometheus metrics at /metrics')
     .option('--otlp-endpoint <url>', 'export OpenTelemetry traces over OTLP/HTTP to this base URL (default: $OTEL_EXPORTER_OTLP_ENDPOINT; none: no tracing)')
-    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; console: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number; metrics: boolean; otlpEndpoint?: string }) => {
+    .option('--mqtt-port <port>', 'port of the embedded MQTT broker, docs/ingest.md (default 1883; a free port with --port 0)', parsePort)
+    .option('--mqtt-url <url>', 'use this external MQTT broker (mqtt://host:port) instead of the embedded one')
+    .option('--no-mqtt', 'no MQTT data path')
+    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; console: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number; metrics: boolean; otlpEndpoint?: string; mqtt: boolean; mqttPort?: number; mqttUrl?: string }) => {
       const server = await startServer({
+        mqtt: opts.mqtt,
+        ...(opts.mqttPort === undefined ? {} : { mqttPort: opts.mqttPort }),
+        ...(opts.mqttUrl === undefined ? {} : { mqttUrl: opts.mqttUrl }),
         metrics: opts.metrics,
         ...(opts.otlpEndpoint === undefined ? {} : { otlpEndpoint: opts.otlpEndpoint }),
         autoscalerTickMs: opts.autoscalerTickMs,
@@ -59,6 +66,7 @@ export function buildProgram(): Command {
       const out = process.stdout;
       out.write(`Continuum ${SERVER_VERSION} serving at ${server.url} (gRPC on port ${server.grpcPort}); data in ${server.options.dataDir}\n`);
       if (server.options.console) out.write(`Web console: ${server.url}/\n`);
+      if (server.mqttPort !== undefined) out.write(`MQTT broker on port ${server.mqttPort} (password: a management token once tokens exist)\n`);
       if (server.newToken !== undefined) {
         out.write(`Management token (shown once, store it; send as "Authorization: Bearer ..." or CONTINUUM_TOKEN):\n  ${server.newToken}\n`);
       }
@@ -91,6 +99,7 @@ export function buildProgram(): Command {
   registerBenchCommands(program);
   registerEventCommands(program);
   registerAlertCommands(program);
+  registerDataSourceCommands(program);
   return program;
 }
 

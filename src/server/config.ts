@@ -43,6 +43,12 @@ export interface ServeOptions {
    * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT`; none of them: no tracing.
    */
   readonly otlpEndpoint?: string;
+  /** Run the MQTT data path (docs/ingest.md). @default true */
+  readonly mqtt?: boolean;
+  /** Port of the embedded MQTT broker; 0 picks a free port. @default 1883 (a free port when `port` is 0) */
+  readonly mqttPort?: number;
+  /** An external MQTT broker (mqtt:// or mqtts://) used instead of the embedded one. */
+  readonly mqttUrl?: string;
 }
 
 /** Serve options after validation and defaults. */
@@ -64,6 +70,8 @@ export interface CompiledServeOptions {
   readonly metrics: boolean;
   /** Where spans are posted (OTLP/HTTP traces URL); undefined: tracing is off. */
   readonly otlpTracesUrl: string | undefined;
+  /** The MQTT data path: off, the embedded broker on a port, or an external broker. */
+  readonly mqtt: { readonly kind: 'off' } | { readonly kind: 'embedded'; readonly port: number } | { readonly kind: 'external'; readonly url: string };
 }
 
 const port = z.number().int().min(0).max(65535);
@@ -85,6 +93,9 @@ const schema = z.object({
   energyIntervalMs: z.number().int().min(100).max(3_600_000).default(5000),
   metrics: z.boolean().default(true),
   otlpEndpoint: z.url({ protocol: /^https?$/ }).optional(),
+  mqtt: z.boolean().default(true),
+  mqttPort: port.optional(),
+  mqttUrl: z.url({ protocol: /^mqtts?$/ }).optional(),
 });
 
 /** The data directory when none is given: `$CONTINUUM_HOME`, else `./.continuum`. */
@@ -99,6 +110,12 @@ export function compileServeOptions(options: ServeOptions = {}, env: NodeJS.Proc
     const issue = parsed.error.issues[0];
     throw new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', `invalid serve option ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
   }
-  const { otlpEndpoint, ...o } = parsed.data;
-  return { ...o, dataDir: o.dataDir === undefined ? defaultDataDir(env) : resolve(o.dataDir), otlpTracesUrl: otlpTracesUrl(otlpEndpoint, env) };
+  const { otlpEndpoint, mqtt, mqttPort, mqttUrl, ...o } = parsed.data;
+  // Servers on a free HTTP port (tests, side-by-side instances) take a free MQTT port too, so they never collide on 1883.
+  const compiledMqtt: CompiledServeOptions['mqtt'] = !mqtt
+    ? { kind: 'off' }
+    : mqttUrl !== undefined
+      ? { kind: 'external', url: mqttUrl }
+      : { kind: 'embedded', port: mqttPort ?? (o.port === 0 ? 0 : 1883) };
+  return { ...o, dataDir: o.dataDir === undefined ? defaultDataDir(env) : resolve(o.dataDir), otlpTracesUrl: otlpTracesUrl(otlpEndpoint, env), mqtt: compiledMqtt };
 }

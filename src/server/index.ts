@@ -15,6 +15,7 @@ import { rolloutsApiPlugin } from '../api/rollouts.js';
 import { modelsApiPlugin } from '../api/models.js';
 import { releasesApiPlugin } from '../api/releases.js';
 import { alertsApiPlugin } from '../api/alerts.js';
+import { dataSourcesApiPlugin } from '../api/datasources.js';
 import { eventsApiPlugin } from '../api/events.js';
 import { reloadIfLoaded, tuneApiPlugin } from '../api/tune.js';
 import { compileCostModel } from '../autoscale/index.js';
@@ -27,6 +28,7 @@ import { Registry } from '../registry/index.js';
 import { ReleasePipeline } from '../release/index.js';
 import type { Dataset } from '../release/index.js';
 import { Runtime } from '../runtime/index.js';
+import { DataSourceStore, IngestService, startIngestBroker, type IngestBroker } from '../ingest/index.js';
 import { bearerToken, isLoopbackHost, TokenStore } from '../security/index.js';
 import { LocalTarget } from '../targets/index.js';
 import { compileServeOptions } from './config.js';
@@ -61,6 +63,10 @@ export interface RunningServer {
   readonly newToken: string | undefined;
   /** Whether the management API demands a token. */
   readonly authRequired: boolean;
+  /** The MQTT data path (docs/ingest.md); undefined with `mqtt: false`. */
+  readonly ingest: IngestService | undefined;
+  /** Port of the embedded MQTT broker; undefined when off or external. */
+  readonly mqttPort: number | undefined;
   /** Stops accepting requests, waits for in-flight ones (up to drainTimeoutMs), releases everything. */
   close(): Promise<void>;
 }
@@ -207,6 +213,11 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   await app.register(rolloutsApiPlugin, { prefix: '/api/v1', rollouts });
   await app.register(eventsApiPlugin, { prefix: '/api/v1', store, stream: events });
   await app.register(alertsApiPlugin, { prefix: '/api/v1', engine: alerts });
+  // The MQTT data path starts with the listeners below; its API is registered now, like every route.
+  let ingestBroker: IngestBroker | undefined;
+  let ingest: IngestService | undefined;
+  const dataSources = DataSourceStore.open(options.dataDir);
+  await app.register(dataSourcesApiPlugin, { prefix: '/api/v1', store: dataSources, ingest: () => ingest });
   // The web console at `/` (docs/console.md); the routes above keep precedence over its catch-all.
   if (options.console) await app.register(consolePlugin);
 
@@ -233,7 +244,23 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   try {
     await app.listen({ host: options.host, port: options.port });
     grpc = await startGrpcServer({ service: router, host: options.host, port: options.grpcPort, limits, ...(tracing === undefined ? {} : { tracing }) });
+    // MQTT data path: tokens guard the embedded broker whenever the REST API needs them, and also on
+    // loopback once tokens exist (another local process is no more trusted over MQTT than over HTTP).
+    if (options.mqtt.kind !== 'off') {
+      const verifyToken = authRequired || tokens.size > 0 ? (token: string) => tokens.verify(token) : undefined;
+      ingestBroker = await startIngestBroker(
+        options.mqtt.kind === 'external'
+          ? options.mqtt
+          : { kind: 'embedded', port: options.mqtt.port, host: options.host, ...(verifyToken === undefined ? {} : { verifyToken }) },
+      );
+      ingest = await IngestService.start({ endpoint: ingestBroker.endpoint, inference: router });
+      for (const source of dataSources.list()) await ingest.add(source);
+    }
   } catch (err) {
+    await ingest?.close();
+    await ingestBroker?.close();
+    await grpc?.close();
+    dataSources.close();
     events.close();
     energy.stop();
     await app.close();
@@ -260,6 +287,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   const close = (): Promise<void> => {
     closing ??= (async () => {
       // Stop taking new work everywhere first, then let in-flight requests finish.
+      await ingest?.close();
+      await ingestBroker?.close();
       const drained = runtime.drain();
       // Event streams never end by themselves: they are closed so the HTTP server can.
       events.close();
@@ -281,6 +310,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       await tracing?.shutdown();
       alertStore.close();
       rolloutStore.close();
+      dataSources.close();
       store.close();
       registry.close();
     })();
@@ -299,6 +329,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     app,
     newToken,
     authRequired,
+    ingest,
+    mqttPort: ingestBroker?.port,
     close,
   };
 }
