@@ -16,7 +16,7 @@ import type { DeploymentEvent, DeploymentStatus } from '../src/deploy/index.js';
 import type { AlertList, AlertmanagerPayload, AlertRule } from '../src/observe/index.js';
 import { DEMO_REQUEST, startServer } from '../src/server/index.js';
 import type { RunningServer } from '../src/server/index.js';
-import { runCli } from './support/cli-process.js';
+import { cliAgainst } from './support/cli-process.js';
 import { api, inferJson, until } from './support/http.js';
 
 const servers: RunningServer[] = [];
@@ -119,12 +119,7 @@ describe('alerts on a real deployment', () => {
 
   it('a p99 rule from the CLI fires on real traffic, is listed, and resolves when the rule is deleted', async () => {
     const server = await serve();
-    const cli = async (...args: string[]): Promise<string> => {
-      const p = runCli([...args, '--server', server.url]);
-      const code = await p.exited;
-      if (code !== 0) throw new Error(`continuum ${args.join(' ')} exited ${String(code)}:\n${p.output()}`);
-      return p.output();
-    };
+    const cli = cliAgainst(server.url);
     expect(await cli('alerts', 'rules', 'add', 'slow-iris', '--kind', 'p99', '--threshold', '0', '--deployment', 'iris', '--for', '200ms')).toMatch(
       /alert rule slow-iris added: deployment iris, latency p99 above 0 ms for 0.2 s \(warning\)/,
     );

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_REQUEST, startServer } from '../src/server/index.js';
 import type { RunningServer, ServeOptions } from '../src/server/index.js';
 import type { DeploymentStatus, HistoryPoint } from '../src/deploy/index.js';
-import { runCli } from './support/cli-process.js';
+import { cliAgainst } from './support/cli-process.js';
 import { api as apiAt, inferJson, until } from './support/http.js';
 import type { Answer } from './support/http.js';
 
@@ -162,12 +162,7 @@ describe('deployments with real replica processes', () => {
 
   it('deploy, show and delete from the CLI; a version in use cannot be deleted', async () => {
     const server = await serve();
-    const cli = async (...args: string[]): Promise<string> => {
-      const p = runCli([...args, '--server', server.url]);
-      const code = await p.exited;
-      if (code !== 0) throw new Error(`continuum ${args.join(' ')} exited ${String(code)}:\n${p.output()}`);
-      return p.output();
-    };
+    const cli = cliAgainst(server.url);
     expect(await cli('deploy', 'iris:1', '--name', 'flowers', '--policy', 'hpa', '--min', '1', '--max', '3', '--param', 'targetConcurrency=4')).toMatch(/deployment flowers created at revision 1/);
     expectCorrect(await infer(server, 'flowers'));
     const show = await cli('deployments', 'show', 'flowers');

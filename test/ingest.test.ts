@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource, Prediction } from '../src/ingest/index.js';
 import { TokenStore } from '../src/security/index.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
-import { runCli } from './support/cli-process.js';
+import { cliAgainst } from './support/cli-process.js';
 import { api, inferJson, until } from './support/http.js';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
@@ -123,12 +123,7 @@ describe('MQTT ingest on the embedded broker', () => {
   });
 
   it('adds, lists and deletes a data source from the CLI', async () => {
-    const cli = async (...args: string[]): Promise<string> => {
-      const p = runCli([...args, '--server', server.url]);
-      const code = await p.exited;
-      if (code !== 0) throw new Error(`continuum ${args.join(' ')} exited ${String(code)}:\n${p.output()}`);
-      return p.output();
-    };
+    const cli = cliAgainst(server.url);
     expect(await cli('datasources', 'add', 'from-cli', '--topic', 'plant/cli/+', '--deployment', 'iris', '--fields', 'a, b', '--timestamp-field', 'ts')).toMatch(/data source from-cli added: plant\/cli\/\+ \(json\) → iris/);
     expect(server.ingest?.counters('from-cli')).toMatchObject({ received: 0 });
     const listed = await cli('datasources', 'list');

@@ -64,3 +64,16 @@ export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Cl
     },
   };
 }
+
+/**
+ * A function that runs `continuum ARGS... --server URL` to the end and returns what it printed;
+ * a non-zero exit fails with the output.
+ */
+export function cliAgainst(serverUrl: string): (...args: string[]) => Promise<string> {
+  return async (...args) => {
+    const p = runCli([...args, '--server', serverUrl]);
+    const code = await p.exited;
+    if (code !== 0) throw new Error(`continuum ${args.join(' ')} exited ${String(code)}:\n${p.output()}`);
+    return p.output();
+  };
+}
