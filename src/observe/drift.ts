@@ -320,6 +320,12 @@ export class DriftMonitor {
   private live: RowWindow | undefined;
   private requests = 0;
   private sampled = 0;
+  /**
+   * The last report, until a row is sampled or the windows restart: the autoscaler tick (drift
+   * alerts) and every `deployments show` ask for it, and sorting each feature's windows again for
+   * the same rows would be work for nothing.
+   */
+  private lastReport: DriftReport | undefined;
   private readonly sampleEvery: number;
 
   constructor(options: DriftMonitorOptions = {}) {
@@ -367,6 +373,7 @@ export class DriftMonitor {
     // A row of another width than the windows' (another input shape) is not comparable.
     if (width !== this.reference.width) return;
     this.sampled += 1;
+    this.lastReport = undefined;
     const data = tensor.data as ArrayLike<number | bigint>;
     for (let r = 0; r < Math.min(rows, this.options.maxRowsPerRequest); r++) {
       if (!this.reference.full) {
@@ -380,6 +387,12 @@ export class DriftMonitor {
 
   /** Per-feature PSI and KS of the live window against the reference, and the deployment's score. */
   report(): DriftReport {
+    this.lastReport ??= this.compute();
+    // Requests are counted on every call; only the figures over the sampled rows are kept.
+    return { ...this.lastReport, requests: this.requests };
+  }
+
+  private compute(): DriftReport {
     const reference = this.reference;
     const live = this.live;
     const ready = reference !== undefined && reference.full && live !== undefined && live.rows >= this.options.minLiveRows;
@@ -400,6 +413,7 @@ export class DriftMonitor {
   }
 
   private restart(revision: number | undefined): void {
+    this.lastReport = undefined;
     this.revision = revision;
     this.requests = 0;
     this.sampled = 0;
