@@ -86,6 +86,16 @@ export interface SandboxRun {
   readonly allowUnisolatedNetwork: boolean;
   /** Told each line the run prints (its `context.log` and console output). */
   readonly onLog: (line: string) => void;
+  /** Stops the run (its process is killed) when aborted. */
+  readonly signal?: AbortSignal;
+}
+
+/** The refusal of a run where training cannot be confined (CONTINUUM_ERR_SANDBOX_UNAVAILABLE). */
+export function sandboxUnavailable(): ContinuumError {
+  return new ContinuumError(
+    'CONTINUUM_ERR_SANDBOX_UNAVAILABLE',
+    'training runs need a network namespace (`unshare -n`: root or user namespaces) and none can be made here; enable user namespaces, or allow unisolated training network (docs/workflows.md#the-sandbox)',
+  );
 }
 
 let namespaceProbe: boolean | undefined;
@@ -152,12 +162,7 @@ function readBounded(path: string, maxBytes: number): Buffer | undefined {
  */
 export async function runInSandbox(run: SandboxRun): Promise<SandboxOutcome> {
   const isolated = networkNamespaceAvailable();
-  if (!isolated && !run.allowUnisolatedNetwork) {
-    throw new ContinuumError(
-      'CONTINUUM_ERR_SANDBOX_UNAVAILABLE',
-      'training runs need a network namespace (`unshare -n`, root or user namespaces) and none can be made here; enable user namespaces, or start the server with unisolated training network allowed (docs/workflows.md)',
-    );
-  }
+  if (!isolated && !run.allowUnisolatedNetwork) throw sandboxUnavailable();
   const network: NetworkIsolation = isolated ? 'namespace' : 'none';
   mkdirSync(run.workRoot, { recursive: true, mode: 0o700 });
   const workdir = realpathSync(await mkdtemp(join(run.workRoot, 'run-')));
@@ -212,10 +217,14 @@ function supervise(run: SandboxRun, workdir: string, network: NetworkIsolation):
     if (usage.rssBytes > limits.maxRssBytes) kill(`it used ${Math.round(usage.rssBytes / 1024 ** 2)} MiB of memory, over the limit of ${Math.round(limits.maxRssBytes / 1024 ** 2)} MiB`);
   }, limits.pollMs);
   const timer = setTimeout(() => kill(`it ran longer than ${limits.timeoutMs} ms (the time limit)`), limits.timeoutMs);
+  const onAbort = (): void => kill('the server is shutting down');
+  run.signal?.addEventListener('abort', onAbort, { once: true });
+  if (run.signal?.aborted === true) onAbort();
   return new Promise((resolve) => {
     const finish = (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error): void => {
       clearInterval(poll);
       clearTimeout(timer);
+      run.signal?.removeEventListener('abort', onAbort);
       if (tail !== '') run.onLog(tail);
       resolve(outcome(run, workdir, network, peak, { code, signal, killedFor, spawnError }));
     };
