@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,7 +24,7 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'continuum-sandbox-'));
   // A stand-in data directory with a secret next to the runs' work root.
   dataDir = join(root, 'data');
-  await import('node:fs/promises').then((fs) => fs.mkdir(dataDir));
+  mkdirSync(dataDir);
   writeFileSync(join(dataDir, 'continuum.db'), 'secret rows');
   server = createServer((socket) => {
     connections += 1;
