@@ -105,6 +105,19 @@ describe('sandboxed training runs', () => {
     expect(workerError).toMatch(/denied by the sandbox: WorkerThreads/);
   });
 
+  it('refuses native addons, WASI and the inspector', async () => {
+    const source = `import { WASI } from 'node:wasi';
+import inspector from 'node:inspector';
+export function train() {
+  const refusals = [];
+  for (const attempt of [() => process.dlopen({ exports: {} }, '/usr/lib/x86_64-linux-gnu/libc.so.6'), () => new WASI({ version: 'preview1' }), () => inspector.open(0)]) {
+    try { attempt(); refusals.push('allowed'); } catch (err) { refusals.push(err.code); }
+  }
+  throw new Error(refusals.join(' '));
+}`;
+    expect(errorOf(await runWorkflow(source))).toMatch(/ERR_DLOPEN_DISABLED ERR_ACCESS_DENIED ERR_ACCESS_DENIED/);
+  });
+
   it('has no network: a TCP connection to a listening loopback server fails', async () => {
     const { port } = server.address() as AddressInfo;
     const source = `import { connect } from 'node:net';
