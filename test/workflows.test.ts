@@ -115,4 +115,28 @@ describe('workflows on a running server', () => {
     expect(run.error).toMatch(/denied by the sandbox: FileSystemRead .*continuum\.db/);
     expect((await api(url, 'GET', '/models/thief')).status).toBe(404);
   });
+
+  it('answers bad packages and requests with the catalogued codes, and deletes a workflow', async () => {
+    const manifest = readFileSync(join(FIXTURE, 'manifest.json'), 'utf8');
+    const packageOf = async (files: Record<string, string>): Promise<Buffer> => {
+      const work = mkdtempSync(join(dir, 'pkg-'));
+      for (const [name, text] of Object.entries(files)) writeFileSync(join(work, name), text);
+      return packWorkflowDirectory(work);
+    };
+    expect((await upload(Buffer.from('{}'), 'application/json')).body.code).toBe('CONTINUUM_ERR_UNSUPPORTED_MEDIA_TYPE');
+    const noEntry = await upload(await packageOf({ 'manifest.json': manifest.replace('"iris-mlp"', '"no-entry"') }), 'application/gzip');
+    expect(noEntry).toMatchObject({ status: 422, body: { code: 'CONTINUUM_ERR_INVALID_WORKFLOW', error: expect.stringMatching(/entry train\.js is not a file of the package/) } });
+    const changed = await upload(await packageOf({ 'manifest.json': manifest, 'train.js': 'export function train() {}' }), 'application/gzip');
+    expect(changed).toMatchObject({ status: 409, body: { code: 'CONTINUUM_ERR_WORKFLOW_EXISTS' } });
+
+    expect((await api<{ code: string }>(url, 'GET', '/workflows/nothing')).body.code).toBe('CONTINUUM_ERR_WORKFLOW_NOT_FOUND');
+    const both = await api<{ error: string }>(url, 'POST', '/workflows/iris-mlp/runs', { dataset: 'iris', datasource: 'line-1' });
+    expect(both).toMatchObject({ status: 400, body: { error: expect.stringMatching(/one of them/) } });
+    const badParameter = await api<{ error: string }>(url, 'POST', '/workflows/iris-mlp/runs', { dataset: 'iris', parameters: { epochs: 0 } });
+    expect(badParameter).toMatchObject({ status: 400, body: { error: "parameter 'epochs' is 0, below its minimum 1" } });
+    expect((await api<{ code: string }>(url, 'GET', '/workflows/iris-mlp/runs/999')).body.code).toBe('CONTINUUM_ERR_RUN_NOT_FOUND');
+
+    expect(await cli('workflows', 'delete', 'thief')).toMatch(/deleted workflow thief/);
+    expect((await api(url, 'GET', '/workflows/thief')).status).toBe(404);
+  });
 });
