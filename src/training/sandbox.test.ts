@@ -146,6 +146,11 @@ export function train() {
     expect(outcome.resources.peakRssBytes).toBeGreaterThan(256 * 1024 * 1024);
   });
 
+  it('refuses a file in the work directory larger than the model limit', async () => {
+    const source = `import { writeFileSync } from 'node:fs';\nexport function train() { writeFileSync('out/filler.bin', Buffer.alloc(4 * 1024 * 1024)); }`;
+    expect(errorOf(await runWorkflow(source, { maxModelBytes: 1024 * 1024 }))).toMatch(/EFBIG/);
+  });
+
   it('kills a run that loops forever at the time limit', async () => {
     const started = Date.now();
     const error = errorOf(await runWorkflow(`export function train() { for (;;) {} }`, { timeoutMs: 1500 }));

@@ -4,6 +4,8 @@
  * - Node's permission model (`--experimental-permission`, Node 20): the filesystem may be read only
  *   in the run's work directory and in the compiled runner and trainers it imports, written only in
  *   the work directory; no child processes and no worker threads (neither flag is granted);
+ * - resource limits of the kernel where `prlimit` is there: no file written past the model size
+ *   limit (EFBIG), no core dump (a V8 abort would otherwise write one into the work directory);
  * - a network namespace of its own with no interface (`unshare -n`), since Node 20's permission
  *   model does not cover the network; where that is not available a run is refused unless the
  *   operator allowed unisolated network, and the run record says which it was;
@@ -106,6 +108,14 @@ export function networkNamespaceAvailable(): boolean {
   return namespaceProbe;
 }
 
+let prlimitProbe: boolean | undefined;
+
+/** Whether `prlimit` (util-linux) can set a command's resource limits here; probed once. */
+function prlimitAvailable(): boolean {
+  prlimitProbe ??= spawnSync('prlimit', ['--core=0', 'true'], { stdio: 'ignore', timeout: 5000 }).status === 0;
+  return prlimitProbe;
+}
+
 /** The compiled runner: dist/training/runner-main.js (from src/ in tests, the same relative path). */
 const RUNNER_PATH = fileURLToPath(new URL('../../dist/training/runner-main.js', import.meta.url));
 
@@ -189,8 +199,14 @@ function supervise(run: SandboxRun, workdir: string, network: NetworkIsolation):
     RUNNER_PATH,
     workdir,
   ];
-  const [command, args] = network === 'namespace' ? ['unshare', ['-n', process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
-  // unshare execs node in place, so the pid watched below is the training process itself.
+  // unshare and prlimit each exec the next program in place, so the pid watched below is the training process itself.
+  const chain = [
+    ...(network === 'namespace' ? ['unshare', '-n'] : []),
+    ...(prlimitAvailable() ? ['prlimit', `--fsize=${limits.maxModelBytes}`, '--core=0'] : []),
+    process.execPath,
+    ...nodeArgs,
+  ];
+  const [command = process.execPath, ...args] = chain;
   const child = spawn(command, args, { cwd: workdir, env: {}, stdio: ['ignore', 'pipe', 'pipe'] });
   let peak: RunResources = { peakRssBytes: 0, cpuMs: 0 };
   let killedFor: string | undefined;
