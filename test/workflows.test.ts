@@ -136,6 +136,12 @@ describe('workflows on a running server', () => {
     expect(badParameter).toMatchObject({ status: 400, body: { error: "parameter 'epochs' is 0, below its minimum 1" } });
     expect((await api<{ code: string }>(url, 'GET', '/workflows/iris-mlp/runs/999')).body.code).toBe('CONTINUUM_ERR_RUN_NOT_FOUND');
 
+    expect(await cli('workflows', 'show', 'iris-mlp')).toMatch(/Workflow:\s+iris-mlp 1\.1\.0[\s\S]*Parameters:\s+epochs=200 \(number\), trainer=mlp \(string\)[\s\S]*Versions:\s+1\.0\.0, 1\.1\.0/);
+    // This server keeps no samples yet: retraining, which trains on them, is refused with the reason.
+    const retrain = runCli(['workflows', 'retrain', 'iris-mlp', '--datasource', 'line-1', '--every', '1h', '--server', url]);
+    expect(await retrain.exited).not.toBe(0);
+    expect(retrain.output()).toMatch(/keeps no samples; retraining needs a data source/);
+
     expect(await cli('workflows', 'delete', 'thief')).toMatch(/deleted workflow thief/);
     expect((await api(url, 'GET', '/workflows/thief')).status).toBe(404);
   });
