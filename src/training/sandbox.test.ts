@@ -9,7 +9,7 @@ import type { SandboxLimitsInput, SandboxOutcome } from './sandbox.js';
 import { builtInDataset, parseManifest, resolveParameters } from './workflow.js';
 import { packWorkflowDirectory } from './workflow-pack.js';
 
-// These tests run dist/training/runner-main.js: build first (`npx tsc -p tsconfig.json`).
+// These tests run dist/training/runner-main.js, which the suites' global setup compiles (test/global-setup.ts).
 const FIXTURE = new URL('../../test/fixtures/workflows/iris-mlp/', import.meta.url);
 const manifestText = readFileSync(new URL('manifest.json', FIXTURE), 'utf8');
 const manifest = parseManifest(manifestText);
