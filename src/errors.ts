@@ -94,6 +94,13 @@ export const ERROR_KINDS = {
   // Ingest: MQTT data sources.
   CONTINUUM_ERR_DATASOURCE_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
   CONTINUUM_ERR_DATASOURCE_EXISTS: { httpStatus: 409, grpcStatus: GrpcStatus.ALREADY_EXISTS },
+  // Workflows: training packages, sandboxed runs, retraining.
+  CONTINUUM_ERR_WORKFLOW_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
+  CONTINUUM_ERR_WORKFLOW_EXISTS: { httpStatus: 409, grpcStatus: GrpcStatus.ALREADY_EXISTS },
+  CONTINUUM_ERR_INVALID_WORKFLOW: { httpStatus: 422, grpcStatus: GrpcStatus.INVALID_ARGUMENT },
+  CONTINUUM_ERR_RUN_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
+  CONTINUUM_ERR_RUN_IN_PROGRESS: { httpStatus: 409, grpcStatus: GrpcStatus.FAILED_PRECONDITION },
+  CONTINUUM_ERR_SANDBOX_UNAVAILABLE: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
   // Security.
   CONTINUUM_ERR_UNAUTHENTICATED: { httpStatus: 401, grpcStatus: GrpcStatus.UNAUTHENTICATED },
   CONTINUUM_ERR_FORBIDDEN: { httpStatus: 403, grpcStatus: GrpcStatus.PERMISSION_DENIED },

@@ -17,6 +17,7 @@ import { registerReleaseCommands } from './releases.js';
 import { registerRolloutCommands } from './rollouts.js';
 import { registerSimulateCommand } from './simulate.js';
 import { registerTuneCommand } from './tune.js';
+import { registerWorkflowCommands } from './workflows.js';
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -47,8 +48,10 @@ export function buildProgram(): Command {
     .option('--mqtt-port <port>', 'port of the embedded MQTT broker, docs/ingest.md (default 1883; a free port with --port 0)', parsePort)
     .option('--mqtt-url <url>', 'use this external MQTT broker (mqtt://host:port) instead of the embedded one')
     .option('--no-mqtt', 'no MQTT data path')
-    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; console: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number; metrics: boolean; otlpEndpoint?: string; mqtt: boolean; mqttPort?: number; mqttUrl?: string }) => {
+    .option('--allow-unisolated-training-network', 'run workflow training even where no network namespace can be made (docs/workflows.md#the-sandbox)')
+    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; console: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number; metrics: boolean; otlpEndpoint?: string; mqtt: boolean; mqttPort?: number; mqttUrl?: string; allowUnisolatedTrainingNetwork?: boolean }) => {
       const server = await startServer({
+        allowUnisolatedTrainingNetwork: opts.allowUnisolatedTrainingNetwork === true,
         mqtt: opts.mqtt,
         ...(opts.mqttPort === undefined ? {} : { mqttPort: opts.mqttPort }),
         ...(opts.mqttUrl === undefined ? {} : { mqttUrl: opts.mqttUrl }),
@@ -94,6 +97,7 @@ export function buildProgram(): Command {
   registerTuneCommand(program);
   registerDeploymentCommands(program);
   registerReleaseCommands(program);
+  registerWorkflowCommands(program);
   registerRolloutCommands(program);
   registerSimulateCommand(program);
   registerBenchCommands(program);

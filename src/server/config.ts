@@ -49,6 +49,8 @@ export interface ServeOptions {
   readonly mqttPort?: number;
   /** An external MQTT broker (mqtt:// or mqtts://) used instead of the embedded one. */
   readonly mqttUrl?: string;
+  /** Let workflow training run without its own network namespace where none can be made (docs/workflows.md#the-sandbox). @default false */
+  readonly allowUnisolatedTrainingNetwork?: boolean;
 }
 
 /** Serve options after validation and defaults. */
@@ -72,6 +74,7 @@ export interface CompiledServeOptions {
   readonly otlpTracesUrl: string | undefined;
   /** The MQTT data path: off, the embedded broker on a port, or an external broker. */
   readonly mqtt: { readonly kind: 'off' } | { readonly kind: 'embedded'; readonly port: number } | { readonly kind: 'external'; readonly url: string };
+  readonly allowUnisolatedTrainingNetwork: boolean;
 }
 
 const port = z.number().int().min(0).max(65535);
@@ -96,6 +99,7 @@ const schema = z.object({
   mqtt: z.boolean().default(true),
   mqttPort: port.optional(),
   mqttUrl: z.url({ protocol: /^mqtts?$/ }).optional(),
+  allowUnisolatedTrainingNetwork: z.boolean().default(false),
 });
 
 /** The data directory when none is given: `$CONTINUUM_HOME`, else `./.continuum`. */

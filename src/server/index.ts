@@ -16,6 +16,7 @@ import { modelsApiPlugin } from '../api/models.js';
 import { releasesApiPlugin } from '../api/releases.js';
 import { alertsApiPlugin } from '../api/alerts.js';
 import { dataSourcesApiPlugin } from '../api/datasources.js';
+import { workflowsApiPlugin } from '../api/workflows.js';
 import { eventsApiPlugin } from '../api/events.js';
 import { reloadIfLoaded, tuneApiPlugin } from '../api/tune.js';
 import { compileCostModel } from '../autoscale/index.js';
@@ -31,6 +32,7 @@ import { Runtime } from '../runtime/index.js';
 import { DataSourceStore, IngestService, startIngestBroker, type IngestBroker } from '../ingest/index.js';
 import { bearerToken, isLoopbackHost, TokenStore } from '../security/index.js';
 import { LocalTarget } from '../targets/index.js';
+import { RetrainController, WorkflowService } from '../training/index.js';
 import { compileServeOptions } from './config.js';
 import type { CompiledServeOptions, ServeOptions } from './config.js';
 import { consolePlugin } from './console.js';
@@ -164,6 +166,32 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   const tokens = TokenStore.open(options.dataDir);
   const newToken = authRequired && tokens.size === 0 ? tokens.create() : undefined;
 
+  // A model's first version is loaded at once so a push (over the API or by a training run) gives a
+  // working endpoint; later versions wait for an explicit load (or, with deployments, a rollout).
+  const afterVersionPushed = async (name: string, version: string): Promise<void> => {
+    if (deployments.find(name) === undefined && !runtime.modelReady(name)) await runtime.loadModel(name);
+    // A push stands whether or not its release can start (another may be running); the log says why not.
+    try {
+      releases.onVersionPushed(name, version);
+    } catch (err) {
+      log.warn({ err, model: name, version }, 'release policy: the release of the pushed version did not start');
+    }
+  };
+  // Workflows (docs/workflows.md): sandboxed training runs push to the registry and start releases;
+  // retraining follows drift alerts. Stored samples reach them once a samples store is wired in.
+  const workflows = new WorkflowService({
+    dataDir: options.dataDir,
+    registry,
+    startRelease: (input) => releases.start(input),
+    onModelPushed: afterVersionPushed,
+    allowUnisolatedNetwork: options.allowUnisolatedTrainingNetwork,
+  });
+  const retraining = new RetrainController({
+    workflows,
+    driftAlerts: () => alerts.alerts().active.filter((a) => a.kind === 'drift').map((a) => ({ deployment: a.deployment, startsAtMs: Date.parse(a.startsAt) })),
+    logError: (err, message) => log.error({ err }, message),
+  });
+
   const limits = compileRequestLimits();
   const app = Fastify({ logger: false, bodyLimit: limits.maxBodyBytes, forceCloseConnections: 'idle' });
   app.setErrorHandler(httpErrorHandler);
@@ -185,17 +213,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     prefix: '/api/v1',
     registry,
     maxArtifactBytes: options.maxArtifactBytes,
-    // A model's first version is loaded at once so a push gives a working endpoint; later
-    // versions wait for an explicit load (or, with deployments, a rollout).
-    onVersionPushed: async (name: string, version: string) => {
-      if (deployments.find(name) === undefined && !runtime.modelReady(name)) await runtime.loadModel(name);
-      // A push stands whether or not its release can start (another may be running); the log says why not.
-      try {
-        releases.onVersionPushed(name, version);
-      } catch (err) {
-        log.warn({ err, model: name, version }, 'release policy: the release of the pushed version did not start');
-      }
-    },
+    onVersionPushed: afterVersionPushed,
   });
   await app.register(tuneApiPlugin, {
     prefix: '/api/v1',
@@ -213,6 +231,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   await app.register(rolloutsApiPlugin, { prefix: '/api/v1', rollouts });
   await app.register(eventsApiPlugin, { prefix: '/api/v1', store, stream: events });
   await app.register(alertsApiPlugin, { prefix: '/api/v1', engine: alerts });
+  await app.register(workflowsApiPlugin, { prefix: '/api/v1', workflows });
   // The MQTT data path starts with the listeners below; its API is registered now, like every route.
   let ingestBroker: IngestBroker | undefined;
   let ingest: IngestService | undefined;
@@ -228,6 +247,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   }
   deployments.start();
   rollouts.start();
+  retraining.start();
   energy.start(() => deployments.usage());
   // Like Triton's default model control mode: every registry model no deployment serves is loaded
   // in-process at start.
@@ -265,6 +285,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     energy.stop();
     await app.close();
     await tracing?.shutdown();
+    retraining.close();
+    await workflows.close();
     await releases.close();
     rollouts.close();
     await deployments.close();
@@ -299,6 +321,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       const timeout = new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs).unref());
       await Promise.race([Promise.all([drained, app.close(), grpcHandle.close()]), timeout]);
       clearInterval(sweep);
+      retraining.close();
+      await workflows.close();
       await releases.close();
       // Rollouts stop where they are (the next start resumes them); replicas drain once no front end takes requests any more.
       rollouts.close();
