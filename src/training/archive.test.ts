@@ -95,7 +95,9 @@ describe('safeEntryPath', () => {
     expect(safeEntryPath('train.js')).toBe('train.js');
     expect(safeEntryPath('lib/util.js')).toBe('lib/util.js');
     expect(safeEntryPath('lib/')).toBe('lib');
-    for (const bad of ['../evil.js', 'a/../../evil', '/etc/passwd', 'C:evil', 'a\\..\\evil', 'a//b', './a', '', 'a\0b']) {
+    expect(safeEntryPath('./train.js')).toBe('train.js');
+    expect(safeEntryPath('./')).toBe('');
+    for (const bad of ['../evil.js', 'a/../../evil', '/etc/passwd', 'C:evil', 'a\\..\\evil', 'a//b', 'a/./b', '././../evil', '', 'a\0b']) {
       expect(() => safeEntryPath(bad), bad).toThrow(/refused/);
     }
   });

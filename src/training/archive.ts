@@ -46,14 +46,18 @@ function refuse(message: string): ContinuumError {
 
 /**
  * The safe relative path of an archive entry, or a refusal (pure). Directory entries keep their
- * trailing slash off. An empty name, an absolute path, a drive letter, a backslash, a NUL, `.`
- * or `..` segments are refused.
+ * trailing slash off; a leading `./` is the archive's root (`''` for the root itself). An empty
+ * name, an absolute path, a drive letter, a backslash, a NUL, and `.` or `..` segments elsewhere
+ * are refused.
  */
 export function safeEntryPath(name: string): string {
   if (name === '' || name.includes('\0')) throw refuse(`an entry has an empty or NUL-bearing name`);
   if (name.includes('\\')) throw refuse(`entry '${name}' uses a backslash; archive paths use '/'`);
   if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) throw refuse(`entry '${name}' is an absolute path`);
-  const segments = name.replace(/\/+$/, '').split('/');
+  // `tar -C DIR .` names every entry `./…` and the root `./`: a leading `./` means the archive's root.
+  const relative = name.replace(/^(\.\/)+/, '');
+  if (relative === '') return '';
+  const segments = relative.replace(/\/+$/, '').split('/');
   if (segments.some((s) => s === '..' || s === '.' || s === '')) throw refuse(`entry '${name}' leaves or walks around its directory (., .. or //)`);
   return segments.join('/');
 }
