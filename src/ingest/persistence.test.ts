@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DurablePersistence } from './persistence.js';
 
@@ -51,5 +52,22 @@ describe("aedes-persistence's abstract suite", () => {
         if (planned !== undefined) expect(made).toBe(planned);
       });
     },
+  });
+});
+
+describe('the broker journal', () => {
+  it('has committed a queued message by the time the enqueue resolves, in one transaction for a burst', async () => {
+    const dir = tempDir();
+    const persistence = new DurablePersistence({ dataDir: dir, commitDelayMs: 50 });
+    await persistence.setup({ id: 'broker-1' });
+    const reader = new Database(join(dir, 'broker.db'), { readonly: true });
+    const count = (): number => (reader.prepare('SELECT count(*) AS n FROM broker_outgoing').get() as { n: number }).n;
+    const packet = { cmd: 'publish', topic: 'plant/line1/temp', payload: Buffer.from('21.5'), qos: 1, retain: false, brokerId: 'broker-1' };
+    const burst = Array.from({ length: 100 }, (_, i) => persistence.outgoingEnqueue({ clientId: 'historian' }, { ...packet, brokerCounter: i + 1 }));
+    expect(count()).toBe(0);
+    await Promise.all(burst);
+    expect(count()).toBe(100);
+    reader.close();
+    await persistence.destroy();
   });
 });
