@@ -131,7 +131,8 @@ describe('the embedded broker on a data directory', () => {
     await during;
     const again = await persistentSubscriber(urlOf(broker), 'line2-app');
     await until(() => again.received.length >= 1);
-    expect(again.received).toEqual(['during']);
+    // QoS 1 is at least once (MQTT 3.1.1, 4.3.2): a publisher that reconnects may send it twice.
+    expect(new Set(again.received)).toEqual(new Set(['during']));
     await again.client.endAsync();
     await publisher.endAsync();
     await broker.close();
