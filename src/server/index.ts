@@ -271,7 +271,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       ingestBroker = await startIngestBroker(
         options.mqtt.kind === 'external'
           ? options.mqtt
-          : { kind: 'embedded', port: options.mqtt.port, host: options.host, ...(verifyToken === undefined ? {} : { verifyToken }) },
+          : { kind: 'embedded', port: options.mqtt.port, host: options.host, dataDir: options.dataDir, ...(verifyToken === undefined ? {} : { verifyToken }) },
       );
       ingest = await IngestService.start({ endpoint: ingestBroker.endpoint, inference: router });
       for (const source of dataSources.list()) await ingest.add(source);
@@ -308,7 +308,9 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      // Stop taking new work everywhere first, then let in-flight requests finish.
+      // Stop taking new work everywhere first, then let in-flight requests finish. The broker stops
+      // taking device messages before the ingest service leaves, so none arrive with nobody to consume them.
+      await ingestBroker?.drain();
       await ingest?.close();
       await ingestBroker?.close();
       const drained = runtime.drain();
