@@ -47,11 +47,13 @@ export function buildProgram(): Command {
     .option('--mqtt-port <port>', 'port of the embedded MQTT broker, docs/ingest.md (default 1883; a free port with --port 0)', parsePort)
     .option('--mqtt-url <url>', 'use this external MQTT broker (mqtt://host:port) instead of the embedded one')
     .option('--no-mqtt', 'no MQTT data path')
-    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; console: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number; metrics: boolean; otlpEndpoint?: string; mqtt: boolean; mqttPort?: number; mqttUrl?: string }) => {
+    .option('--samples-db <url>', 'keep ingested samples in this PostgreSQL database (postgres://...) instead of the data directory')
+    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; console: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number; metrics: boolean; otlpEndpoint?: string; mqtt: boolean; mqttPort?: number; mqttUrl?: string; samplesDb?: string }) => {
       const server = await startServer({
         mqtt: opts.mqtt,
         ...(opts.mqttPort === undefined ? {} : { mqttPort: opts.mqttPort }),
         ...(opts.mqttUrl === undefined ? {} : { mqttUrl: opts.mqttUrl }),
+        ...(opts.samplesDb === undefined ? {} : { samplesDb: opts.samplesDb }),
         metrics: opts.metrics,
         ...(opts.otlpEndpoint === undefined ? {} : { otlpEndpoint: opts.otlpEndpoint }),
         autoscalerTickMs: opts.autoscalerTickMs,

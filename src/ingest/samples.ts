@@ -97,6 +97,18 @@ export function decodeValues(bytes: Uint8Array): number[] {
   return out;
 }
 
+/** A CSV field per RFC 4180: quoted when it holds a comma, a quote or a line break. */
+function csvField(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** A window as CSV (RFC 4180): a header `ts,<fields>,label`, then one row a sample, `ts` in ISO 8601. */
+export function samplesCsv(window: SampleWindow): string {
+  const lines = [['ts', ...window.fields, 'label'].map(csvField).join(',')];
+  for (const row of window.rows) lines.push([new Date(row.ts).toISOString(), ...row.values.map(String), csvField(row.label ?? '')].join(','));
+  return `${lines.join('\r\n')}\r\n`;
+}
+
 /** The largest window one call returns. */
 export const MAX_WINDOW_ROWS = 1_000_000;
 
