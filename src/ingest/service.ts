@@ -231,14 +231,29 @@ export class IngestService {
    */
   static async start(options: IngestServiceOptions): Promise<IngestService> {
     const { url, username, password } = options.endpoint;
-    const client = await mqtt.connectAsync(url, {
+    const client = mqtt.connect(url, {
       clientId: options.clientId ?? newIngestClientId(),
       clean: options.clientId === undefined,
       ...(username === undefined ? {} : { username }),
       ...(password === undefined ? {} : { password }),
       reconnectPeriod: 1000,
     });
+    // The message handler is in place before the CONNACK: a persistent session's queued messages
+    // follow it at once, and mqtt.js's default handler would acknowledge them unread.
     const service = new IngestService(client, options.samples, options.inference, options.maxInFlight ?? 64, options.now ?? Date.now, options.onError ?? (() => {}));
+    await new Promise<void>((resolve, reject) => {
+      const connected = (): void => {
+        client.off('error', failed);
+        resolve();
+      };
+      const failed = (err: Error): void => {
+        client.off('connect', connected);
+        client.end(true);
+        reject(err);
+      };
+      client.once('connect', connected);
+      client.once('error', failed);
+    });
     try {
       for (const source of options.sources ?? []) await service.replay(await service.register(source));
       service.open();
