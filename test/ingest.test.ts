@@ -179,6 +179,13 @@ describe('MQTT ingest on the embedded broker', () => {
     expect(listed).toMatch(/NAME\s+TOPIC\s+FORMAT\s+DEPLOYMENT\s+RECEIVED/);
     expect(listed).toMatch(/from-cli\s+plant\/cli\/\+\s+json\s+iris\s+0/);
     expect(await cli('datasources', 'delete', 'from-cli')).toMatch(/data source from-cli deleted/);
+    await cli('datasources', 'add', 'windowed', '--topic', 'plant/windowed', '--deployment', 'iris', '--fields', 'a,b', '--label-field', 'result', '--seq-field', 'n', '--window-size', '4', '--window-hop', '2', '--retention-max-age', '168h', '--retention-max-rows', '1000');
+    expect((await api(server.url, 'GET', '/datasources/windowed')).body).toMatchObject({
+      mapping: { fields: ['a', 'b'], labelField: 'result', seqField: 'n' },
+      window: { size: 4, hop: 2 },
+      retention: { maxAgeMs: 168 * 3_600_000, maxRows: 1000 },
+    });
+    expect(await cli('datasources', 'delete', 'windowed')).toMatch(/deleted/);
     expect(server.ingest?.counters('from-cli')).toBeUndefined();
   }, 60_000);
 

@@ -114,6 +114,24 @@ describe('IngestService', () => {
     }
   }, 20_000);
 
+  it('deletes stored samples past the retention of their source, periodically', async () => {
+    const service = await IngestService.start({ endpoint: broker.endpoint, inference: echo, samples, retentionIntervalMs: 50 });
+    await service.add({ name: 'kept', topic: 'kept/x', format: 'json', mapping: { fields: ['a'], input: 'x' }, deployment: 'm', retention: { maxRows: 3 } });
+    try {
+      for (let i = 0; i < 10; i++) await client.publishAsync('kept/x', JSON.stringify({ a: i }), { qos: 1 });
+      await until('ten stored', () => service.counters('kept')?.inferred === 10);
+      const deadline = Date.now() + 10_000;
+      let rows = (await samples.window('kept', {})).rows;
+      while (rows.length > 3 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        rows = (await samples.window('kept', {})).rows;
+      }
+      expect(rows.map((r) => r.values[0])).toEqual([7, 8, 9]);
+    } finally {
+      await service.close();
+    }
+  }, 20_000);
+
   it('loses nothing across a restart: what was unpublished is replayed, what came meanwhile is delivered', async () => {
     const clientId = newIngestClientId();
     const source: DataSource = { name: 'r', topic: 'restart/x', format: 'json', mapping: { fields: ['a'], input: 'x' }, deployment: 'm' };
