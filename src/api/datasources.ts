@@ -59,6 +59,10 @@ const dataSourceBody = z
   .refine((s) => s.window === undefined || s.window.size * s.mapping.fields.length <= MAX_WINDOW_VALUES, {
     message: `a window holds at most ${MAX_WINDOW_VALUES} values (size × fields)`,
     path: ['window', 'size'],
+  })
+  .refine((s) => s.format !== 'sparkplug' || /^spBv1\.0\/[^/]+\/[^/]+\/[^/]+(\/[^/]+|\/#)?$/.test(s.topic), {
+    message: 'a sparkplug topic is spBv1.0/{group}/{NDATA|DDATA}/{edge node}[/{device}]',
+    path: ['topic'],
   });
 const nameParams = z.object({ name: z.string() });
 const samplesQuery = z.strictObject({

@@ -20,6 +20,7 @@ export type RefusalReason =
   | 'too_large'
   | 'too_deep'
   | 'malformed_json'
+  | 'malformed_payload'
   | 'not_an_object'
   | 'missing_field'
   | 'wrong_type'

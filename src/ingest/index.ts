@@ -1,6 +1,6 @@
 /**
- * Ingest: the industrial data path. Messages from an MQTT broker are decoded (plain JSON or the
- * Industrial Edge databus), stored as samples, mapped to model inputs (one message or a window of
+ * Ingest: the industrial data path. Messages from an MQTT broker are decoded (plain JSON, the
+ * Industrial Edge databus or Sparkplug B), stored as samples, mapped to model inputs (one message or a window of
  * them), inferred and the predictions published back.
  */
 export {
@@ -25,4 +25,14 @@ export { databusMetadataTopicOf, IngestService, MAX_BUFFERED_WINDOW_VALUES, newI
 export type { DataSource, IngestCounters, IngestServiceOptions, InferenceWindow, PayloadFormat, Prediction } from './service.js';
 export { decodeValues, encodeValues, MAX_WINDOW_ROWS, openSampleStore, PostgresSampleStore, samplesCsv, SqliteSampleStore } from './samples.js';
 export type { NewSample, Sample, SampleRange, SampleRetention, SampleRow, SampleStore, SampleWindow } from './samples.js';
+export {
+  applySparkplugBirth,
+  decodeSparkplugData,
+  decodeSparkplugPayload,
+  EMPTY_SPARKPLUG_STATE,
+  MAX_SPARKPLUG_DEVICES,
+  parseSparkplugTopic,
+  sparkplugBirthFilter,
+} from './sparkplug.js';
+export type { SparkplugState, SparkplugTopic } from './sparkplug.js';
 export { DataSourceStore } from './store.js';

@@ -38,9 +38,19 @@ import {
   type RefusalReason,
 } from './formats.js';
 import type { NewSample, Sample, SampleRetention, SampleStore } from './samples.js';
+import {
+  applySparkplugBirth,
+  decodeSparkplugData,
+  decodeSparkplugPayload,
+  EMPTY_SPARKPLUG_STATE,
+  parseSparkplugTopic,
+  sparkplugBirthFilter,
+  type SparkplugState,
+  type SparkplugTopic,
+} from './sparkplug.js';
 
 /** The payload formats a data source can speak. */
-export const PAYLOAD_FORMATS = ['json', 'databus'] as const;
+export const PAYLOAD_FORMATS = ['json', 'databus', 'sparkplug'] as const;
 
 /** A payload format. */
 export type PayloadFormat = (typeof PAYLOAD_FORMATS)[number];
@@ -142,9 +152,12 @@ export function databusMetadataTopicOf(dataFilter: string): string | undefined {
   return m === null ? undefined : `ie/m/j/simatic/v1/${m[1]}/dp`;
 }
 
-/** The topic filters a data source subscribes to: its own, and for the databus its app's metadata topic. */
+/**
+ * The topic filters a data source subscribes to: its own, for the databus its app's metadata topic,
+ * for Sparkplug the BIRTH certificates that name its metrics.
+ */
 function topicsOf(source: DataSource): string[] {
-  const metadata = source.format === 'databus' ? databusMetadataTopicOf(source.topic) : undefined;
+  const metadata = source.format === 'databus' ? databusMetadataTopicOf(source.topic) : source.format === 'sparkplug' ? sparkplugBirthFilter(source.topic) : undefined;
   return metadata === undefined ? [source.topic] : [source.topic, metadata];
 }
 
@@ -171,6 +184,7 @@ interface Running {
   readonly source: DataSource;
   readonly counters: IngestCounters;
   databus: DatabusState;
+  sparkplug: SparkplugState;
   /** Window buffers by topic: the samples since the current window's start. */
   readonly windows: Map<string, Sample[]>;
   /** How many unfinished inferences need samples from each id on (the first sample of their input). */
@@ -191,6 +205,13 @@ function resumeAfterOf(running: Running): number {
   for (const id of running.unfinished.keys()) first = Math.min(first, id);
   for (const buffer of running.windows.values()) first = Math.min(first, buffer[0]?.id ?? first);
   return first - 1;
+}
+
+/** True when a Sparkplug message is a BIRTH certificate naming metrics of `source`. */
+function isSparkplugBirth(source: DataSource, parts: SparkplugTopic, topic: string): boolean {
+  if (parts.type !== 'NBIRTH' && parts.type !== 'DBIRTH') return false;
+  const birthFilter = sparkplugBirthFilter(source.topic);
+  return topicMatches(source.topic, topic) || (birthFilter !== undefined && topicMatches(birthFilter, topic));
 }
 
 /** Subscribes to every data source, stores and infers each message and publishes the prediction. */
@@ -280,6 +301,7 @@ export class IngestService {
       source,
       counters: { received: 0, inferred: 0, published: 0, refused: {}, dropped: 0, replayed: 0 },
       databus: EMPTY_DATABUS_STATE,
+      sparkplug: EMPTY_SPARKPLUG_STATE,
       windows: new Map(),
       unfinished: new Map(),
       lastId: resumeAfter,
@@ -368,9 +390,16 @@ export class IngestService {
         this.applyMetadata(running, payload);
         continue;
       }
+      const sparkplugTopic = source.format === 'sparkplug' ? parseSparkplugTopic(topic) : undefined;
+      if (sparkplugTopic !== undefined && isSparkplugBirth(source, sparkplugTopic, topic)) {
+        this.applyBirth(running, sparkplugTopic, payload);
+        continue;
+      }
+      // Of Sparkplug's messages only data is sampled (deaths, commands and state are not measurements).
+      if (source.format === 'sparkplug' && sparkplugTopic?.type !== 'NDATA' && sparkplugTopic?.type !== 'DDATA') continue;
       if (!topicMatches(source.topic, topic) || topic === source.resultTopic || (source.resultTopic === undefined && topic.endsWith('/predictions'))) continue;
       running.counters.received++;
-      const sample = this.sampleOf(running, topic, payload, arrivedMs);
+      const sample = this.sampleOf(running, topic, payload, arrivedMs, sparkplugTopic);
       if (!sample.ok) {
         this.count(running, sample.reason);
         continue;
@@ -381,16 +410,33 @@ export class IngestService {
   }
 
   /** The sample a message holds for a source, or why it holds none. */
-  private sampleOf(running: Running, topic: string, payload: Uint8Array, arrivedMs: number): Decoded<NewSample> {
+  private sampleOf(running: Running, topic: string, payload: Uint8Array, arrivedMs: number, sparkplugTopic: SparkplugTopic | undefined): Decoded<NewSample> {
     const { source } = running;
-    const parsed = parseJsonPayload(payload, DEFAULT_PAYLOAD_LIMITS);
-    if (!parsed.ok) return parsed;
-    const named = source.format === 'json' ? decodeJsonSample(parsed.value, source.mapping) : decodeDatabusData(running.databus, topic, parsed.value);
+    const named = this.named(running, topic, payload, sparkplugTopic);
     if (!named.ok) return named;
     const values = mappedValues(named.value, source.mapping.fields);
     if (!values.ok) return values;
     const { timestampMs, label, seq } = named.value;
     return { ok: true, value: { source: source.name, topic, ts: timestampMs ?? arrivedMs, values: values.value, label: label ?? null, seq: seq ?? null } };
+  }
+
+  /** The named values of a message in the source's payload format (Sparkplug when its topic is one). */
+  private named(running: Running, topic: string, payload: Uint8Array, sparkplugTopic: SparkplugTopic | undefined): Decoded<NamedSample> {
+    const { source } = running;
+    if (sparkplugTopic !== undefined) {
+      const decoded = decodeSparkplugPayload(payload, DEFAULT_PAYLOAD_LIMITS);
+      return decoded.ok ? decodeSparkplugData(running.sparkplug, sparkplugTopic, decoded.value) : decoded;
+    }
+    const parsed = parseJsonPayload(payload, DEFAULT_PAYLOAD_LIMITS);
+    if (!parsed.ok) return parsed;
+    return source.format === 'json' ? decodeJsonSample(parsed.value, source.mapping) : decodeDatabusData(running.databus, topic, parsed.value);
+  }
+
+  private applyBirth(running: Running, topic: SparkplugTopic, payload: Uint8Array): void {
+    const decoded = decodeSparkplugPayload(payload, DEFAULT_PAYLOAD_LIMITS);
+    const state = decoded.ok ? applySparkplugBirth(running.sparkplug, topic, decoded.value) : decoded;
+    if (state.ok) running.sparkplug = state.value;
+    else this.count(running, state.reason);
   }
 
   /** Infers a stored sample, or adds it to its topic's window and infers the window once full. */
