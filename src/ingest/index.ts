@@ -1,7 +1,7 @@
 /**
  * Ingest: the industrial data path. Messages from an MQTT broker are decoded (plain JSON, the
- * Industrial Edge databus or Sparkplug B), stored as samples, mapped to model inputs (one message or a window of
- * them), inferred and the predictions published back.
+ * Industrial Edge databus or Sparkplug B), stored as samples, mapped to model inputs (one message
+ * or a window of them), inferred and the predictions published back.
  */
 export {
   applyDatabusMetadata,
