@@ -1,11 +1,13 @@
 /**
- * `continuum datasources add|list|delete`: MQTT data sources over the management API
- * (docs/ingest.md).
+ * `continuum datasources add|list|delete|export`: MQTT data sources and their stored samples over
+ * the management API (docs/ingest.md).
  */
+import { writeFile } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
-import { PAYLOAD_FORMATS } from '../ingest/index.js';
-import type { DataSource, IngestCounters } from '../ingest/index.js';
+import { PAYLOAD_FORMATS, samplesCsv } from '../ingest/index.js';
+import type { DataSource, IngestCounters, SampleWindow } from '../ingest/index.js';
+import { durationMs, wholeNumber } from './args.js';
 import { clientOf, withCommonOptions } from './client.js';
 import type { CommonOptions } from './client.js';
 import { formatTable, printResult, stdoutOutput } from './output.js';
@@ -20,9 +22,48 @@ interface AddFlags extends CommonOptions {
   readonly fields: string;
   readonly input: string;
   readonly timestampField?: string;
+  readonly labelField?: string;
+  readonly seqField?: string;
+  readonly windowSize?: number;
+  readonly windowHop?: number;
+  readonly retentionMaxAge?: number;
+  readonly retentionMaxRows?: number;
   readonly deployment: string;
   readonly version?: string;
   readonly resultTopic?: string;
+}
+
+interface ExportFlags extends CommonOptions {
+  readonly from?: string;
+  readonly to?: string;
+  readonly limit?: number;
+  readonly format: 'csv' | 'json';
+  readonly output?: string;
+}
+
+function isoTime(value: string): string {
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms)) throw new InvalidArgumentError('expected an ISO 8601 time such as 2026-11-23T17:00:00Z');
+  return new Date(ms).toISOString();
+}
+
+function exportFormat(value: string): 'csv' | 'json' {
+  if (value !== 'csv' && value !== 'json') throw new InvalidArgumentError('expected csv or json');
+  return value;
+}
+
+/** The optional parts of a data source that `add` flags give. */
+function optionalParts(flags: AddFlags): Partial<DataSource> {
+  const { windowSize, windowHop, retentionMaxAge, retentionMaxRows } = flags;
+  if (windowHop !== undefined && windowSize === undefined) throw new InvalidArgumentError('--window-hop needs --window-size');
+  const retention = { ...(retentionMaxAge === undefined ? {} : { maxAgeMs: retentionMaxAge }), ...(retentionMaxRows === undefined ? {} : { maxRows: retentionMaxRows }) };
+  return {
+    ...(flags.version === undefined ? {} : { version: flags.version }),
+    ...(flags.resultTopic === undefined ? {} : { resultTopic: flags.resultTopic }),
+    // A hop as long as the window (no overlap) unless told otherwise.
+    ...(windowSize === undefined ? {} : { window: { size: windowSize, hop: windowHop ?? windowSize } }),
+    ...(Object.keys(retention).length === 0 ? {} : { retention }),
+  };
 }
 
 function format(value: string): string {
@@ -65,24 +106,48 @@ export function registerDataSourceCommands(program: Command, out: Output = stdou
       .option('--format <format>', `payload format: ${PAYLOAD_FORMATS.join(', ')}`, format, 'json')
       .option('--input <name>', 'the model input tensor', 'input')
       .option('--timestamp-field <name>', 'JSON field with the measurement time (epoch ms or ISO 8601)')
+      .option('--label-field <name>', 'JSON field with the class of a training sample')
+      .option('--seq-field <name>', 'JSON field with the message sequence number (default: seq)')
+      .option('--window-size <n>', 'infer windows of n consecutive messages per topic (a timeseries model)', wholeNumber(1))
+      .option('--window-hop <n>', 'messages between window starts (default: the window size)', wholeNumber(1))
+      .option('--retention-max-age <duration>', 'delete stored samples older than this, e.g. 168h', durationMs)
+      .option('--retention-max-rows <n>', 'keep at most n stored samples', wholeNumber(1))
       .option('--version <v>', 'a model version (default: the deployment\'s)')
       .option('--result-topic <topic>', 'where predictions go (default: <message topic>/predictions)'),
   ).action(async (name: string, flags: AddFlags) => {
-    const body = {
-      name,
-      topic: flags.topic,
-      format: flags.format,
-      mapping: { fields: flags.fields.split(',').map((f) => f.trim()), input: flags.input, ...(flags.timestampField === undefined ? {} : { timestampField: flags.timestampField }) },
-      deployment: flags.deployment,
-      ...(flags.version === undefined ? {} : { version: flags.version }),
-      ...(flags.resultTopic === undefined ? {} : { resultTopic: flags.resultTopic }),
+    const mapping = {
+      fields: flags.fields.split(',').map((f) => f.trim()),
+      input: flags.input,
+      ...(flags.timestampField === undefined ? {} : { timestampField: flags.timestampField }),
+      ...(flags.labelField === undefined ? {} : { labelField: flags.labelField }),
+      ...(flags.seqField === undefined ? {} : { seqField: flags.seqField }),
     };
+    const body = { name, topic: flags.topic, format: flags.format, mapping, deployment: flags.deployment, ...optionalParts(flags) };
     const source = await clientOf(flags).sendJson<ListedDataSource>('POST', '/datasources', body);
     printResult(out, flags.json === true, source, (s) => `data source ${s.name} added: ${s.topic} (${s.format}) → ${s.deployment}, predictions on ${s.resultTopic ?? '<topic>/predictions'}\n`);
   });
 
   withCommonOptions(datasources.command('list').description('every data source with its counters')).action(async (flags: CommonOptions) => {
     printResult(out, flags.json === true, await clientOf(flags).getJson<{ datasources: ListedDataSource[] }>('/datasources'), listText);
+  });
+
+  withCommonOptions(
+    datasources
+      .command('export')
+      .description('a time window of the stored samples as a training dataset (CSV or JSON)')
+      .argument('<name>')
+      .option('--from <time>', 'first sample time, ISO 8601 (default: the oldest)', isoTime)
+      .option('--to <time>', 'end of the window, ISO 8601, exclusive (default: the newest)', isoTime)
+      .option('--limit <n>', 'at most n samples, oldest first (default 100000)', wholeNumber(1))
+      .option('--format <format>', 'csv or json', exportFormat, 'csv')
+      .option('-o, --output <file>', 'write to this file instead of stdout'),
+  ).action(async (name: string, flags: ExportFlags) => {
+    const query = new URLSearchParams({ format: 'json', ...(flags.from === undefined ? {} : { from: flags.from }), ...(flags.to === undefined ? {} : { to: flags.to }), ...(flags.limit === undefined ? {} : { limit: String(flags.limit) }) });
+    const window = await clientOf(flags).getJson<SampleWindow & { name: string }>(`/datasources/${encodeURIComponent(name)}/samples?${query.toString()}`);
+    const text = flags.format === 'csv' ? samplesCsv(window) : `${JSON.stringify(window, null, 2)}\n`;
+    if (flags.output === undefined) return out.write(text);
+    await writeFile(flags.output, text);
+    out.write(`${window.rows.length} samples of ${name} written to ${flags.output}\n`);
   });
 
   withCommonOptions(datasources.command('delete').description('stop streaming a data source and forget it').argument('<name>')).action(async (name: string, flags: CommonOptions) => {

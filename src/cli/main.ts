@@ -49,12 +49,14 @@ export function buildProgram(): Command {
     .option('--mqtt-url <url>', 'use this external MQTT broker (mqtt://host:port) instead of the embedded one')
     .option('--no-mqtt', 'no MQTT data path')
     .option('--allow-unisolated-training-network', 'run workflow training even where no network namespace can be made (docs/workflows.md#the-sandbox)')
-    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; console: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number; metrics: boolean; otlpEndpoint?: string; mqtt: boolean; mqttPort?: number; mqttUrl?: string; allowUnisolatedTrainingNetwork?: boolean }) => {
+    .option('--samples-db <url>', 'keep ingested samples in this PostgreSQL database (postgres://...) instead of the data directory')
+    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; console: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number; metrics: boolean; otlpEndpoint?: string; mqtt: boolean; mqttPort?: number; mqttUrl?: string; allowUnisolatedTrainingNetwork?: boolean; samplesDb?: string }) => {
       const server = await startServer({
         allowUnisolatedTrainingNetwork: opts.allowUnisolatedTrainingNetwork === true,
         mqtt: opts.mqtt,
         ...(opts.mqttPort === undefined ? {} : { mqttPort: opts.mqttPort }),
         ...(opts.mqttUrl === undefined ? {} : { mqttUrl: opts.mqttUrl }),
+        ...(opts.samplesDb === undefined ? {} : { samplesDb: opts.samplesDb }),
         metrics: opts.metrics,
         ...(opts.otlpEndpoint === undefined ? {} : { otlpEndpoint: opts.otlpEndpoint }),
         autoscalerTickMs: opts.autoscalerTickMs,

@@ -4,6 +4,7 @@ import {
   decodeDatabusData,
   decodeJsonSample,
   EMPTY_DATABUS_STATE,
+  mappedValues,
   parseJsonPayload,
   toInferRequest,
   type DatabusState,
@@ -35,10 +36,27 @@ describe('plain JSON', () => {
   it('maps fields in order to a [1, n] FP32 input and reads the timestamp', () => {
     const sample = ok(decodeJsonSample({ pressure: 2, temp: 1.5, ts: '2026-01-01T00:00:00Z', other: 'x' }, mapping));
     expect(sample.timestampMs).toBe(Date.parse('2026-01-01T00:00:00Z'));
-    const request = ok(toInferRequest(sample, mapping));
+    const request = toInferRequest('input', [ok(mappedValues(sample, mapping.fields))]);
     expect(request.inputs).toHaveLength(1);
     expect(request.inputs[0]).toMatchObject({ name: 'input', datatype: 'FP32', shape: [1, 2] });
     expect(Array.from(request.inputs[0]?.data as Float32Array)).toEqual([1.5, 2]);
+  });
+
+  it('flattens a window of samples time-major into one [1, size × fields] input', () => {
+    const request = toInferRequest('input', [[1, 2], [3, 4], [5, 6]]);
+    expect(request.inputs[0]).toMatchObject({ shape: [1, 6] });
+    expect(Array.from(request.inputs[0]?.data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('reads the label and the sequence number, by default from "seq"', () => {
+    const labelled = { ...mapping, labelField: 'result' };
+    expect(ok(decodeJsonSample({ temp: 1, pressure: 2, result: 'ok', seq: 41 }, labelled))).toMatchObject({ label: 'ok', seq: 41 });
+    expect(ok(decodeJsonSample({ temp: 1, pressure: 2, result: 2 }, labelled))).toMatchObject({ label: '2' });
+    expect(ok(decodeJsonSample({ temp: 1, pressure: 2, seq: 'x' }, mapping)).seq).toBeUndefined();
+    expect(ok(decodeJsonSample({ temp: 1, pressure: 2, n: 7, seq: 1 }, { ...mapping, seqField: 'n' })).seq).toBe(7);
+    expect(decodeJsonSample({ temp: 1, pressure: 2, n: -1 }, { ...mapping, seqField: 'n' })).toMatchObject({ ok: false, reason: 'wrong_type' });
+    expect(decodeJsonSample({ temp: 1, pressure: 2, result: { class: 'ok' } }, labelled)).toMatchObject({ ok: false, reason: 'wrong_type' });
+    expect(decodeJsonSample({ temp: 1, pressure: 2, result: 'x'.repeat(300) }, labelled)).toMatchObject({ ok: false, reason: 'wrong_type' });
   });
 
   it('takes a numeric timestamp as epoch milliseconds and allows none', () => {
@@ -84,6 +102,7 @@ describe('Industrial Edge databus', () => {
     expect(state.hashVersion).toBe(1);
     const sample = ok(decodeDatabusData(state, topic, data));
     expect(Object.fromEntries(sample.values)).toEqual({ temp: 20.5, pressure: 1.1 });
+    expect(sample.seq).toBe(7);
     expect(sample.timestampMs).toBe(Date.parse('2026-01-01T00:00:00Z'));
   });
 
@@ -100,7 +119,7 @@ describe('Industrial Edge databus', () => {
     const state = ok(applyDatabusMetadata(metadata('101', '102', 1)));
     const sample = ok(decodeDatabusData(state, topic, { seq: 8, vals: [{ id: '101', val: 99, ts: '2026-01-01T00:00:00Z', qc: 0 }, { id: '102', val: 1, qc: 3 }] }));
     expect(sample.values.has('temp')).toBe(false);
-    expect(toInferRequest(sample, mapping)).toMatchObject({ ok: false, reason: 'missing_field' });
+    expect(mappedValues(sample, mapping.fields)).toMatchObject({ ok: false, reason: 'missing_field' });
   });
 
   it('refuses data before metadata, invalid metadata and non-numeric values', () => {

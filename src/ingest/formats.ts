@@ -10,7 +10,8 @@
  *   keyed by ids that are only meaningful under the latest metadata (Siemens Industrial Edge,
  *   "Databus topics and payload of the S7 Connector"). Quality code 0 means "bad" and is never used.
  *
- * A {@link FieldMapping} then turns a sample into an OIP request of shape [1, n] FP32.
+ * A {@link FieldMapping} then picks the sample's values in model-input order; one sample (or a
+ * window of consecutive ones, time-major) becomes an OIP request of shape [1, n] FP32.
  */
 import type { InferRequest } from '../oip/types.js';
 
@@ -19,12 +20,14 @@ export type RefusalReason =
   | 'too_large'
   | 'too_deep'
   | 'malformed_json'
+  | 'malformed_payload'
   | 'not_an_object'
   | 'missing_field'
   | 'wrong_type'
   | 'bad_timestamp'
   | 'invalid_metadata'
   | 'no_metadata'
+  | 'too_many_series'
   | 'inference_failed';
 
 /** A refused message: the reason (counted) and a sentence saying what was wrong. */
@@ -56,12 +59,21 @@ export interface FieldMapping {
   readonly input: string;
   /** The JSON field that carries the measurement time (epoch ms or an ISO 8601 string). */
   readonly timestampField?: string;
+  /** The JSON field that carries the class of a training sample (a string or a number). */
+  readonly labelField?: string;
+  /** The JSON field that carries the message's sequence number. @default 'seq' */
+  readonly seqField?: string;
 }
 
-/** Named numeric values with the time they were measured (absent when the message says nothing). */
+/**
+ * Named numeric values with the time they were measured, the label and the sequence number (each
+ * absent when the message says nothing).
+ */
 export interface NamedSample {
   readonly values: ReadonlyMap<string, number>;
   readonly timestampMs?: number;
+  readonly label?: string;
+  readonly seq?: number;
 }
 
 /** A refusal value. */
@@ -126,21 +138,53 @@ export function decodeJsonSample(value: unknown, mapping: FieldMapping): Decoded
     if (typeof v !== 'number' || !Number.isFinite(v)) return refuse('wrong_type', `field "${field}" must be a finite number`);
     values.set(field, v);
   }
-  if (mapping.timestampField === undefined || value[mapping.timestampField] === undefined) return { ok: true, value: { values } };
-  const ts = timestampMs(value[mapping.timestampField]);
-  if (ts === undefined) return refuse('bad_timestamp', `field "${mapping.timestampField}" must be epoch milliseconds or an ISO 8601 time`);
-  return { ok: true, value: { values, timestampMs: ts } };
+  let sample: NamedSample = { values };
+  if (mapping.timestampField !== undefined && value[mapping.timestampField] !== undefined) {
+    const ts = timestampMs(value[mapping.timestampField]);
+    if (ts === undefined) return refuse('bad_timestamp', `field "${mapping.timestampField}" must be epoch milliseconds or an ISO 8601 time`);
+    sample = { ...sample, timestampMs: ts };
+  }
+  if (mapping.labelField !== undefined && value[mapping.labelField] !== undefined) {
+    const label = value[mapping.labelField];
+    if (typeof label !== 'string' && (typeof label !== 'number' || !Number.isFinite(label))) return refuse('wrong_type', `field "${mapping.labelField}" (the label) must be a string or a number`);
+    if (String(label).length > MAX_LABEL_LENGTH) return refuse('wrong_type', `field "${mapping.labelField}" (the label) is longer than ${MAX_LABEL_LENGTH} characters`);
+    sample = { ...sample, label: String(label) };
+  }
+  // An explicitly named sequence field must hold a number; the default `seq` is only used when it does.
+  const seq = value[mapping.seqField ?? 'seq'];
+  if (isSequenceNumber(seq)) sample = { ...sample, seq };
+  else if (mapping.seqField !== undefined && seq !== undefined) return refuse('wrong_type', `field "${mapping.seqField}" (the sequence number) must be a non-negative integer`);
+  return { ok: true, value: sample };
 }
 
-/** The OIP request of shape [1, n] FP32 that feeds `sample` to the model input `mapping.input`. */
-export function toInferRequest(sample: NamedSample, mapping: FieldMapping): Decoded<InferRequest> {
-  const data = new Float32Array(mapping.fields.length);
-  for (const [i, field] of mapping.fields.entries()) {
+/** The longest label kept: a class name, not a document. */
+export const MAX_LABEL_LENGTH = 256;
+
+function isSequenceNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** The values of `sample` in the order of `fields` (the model input's last axis). */
+export function mappedValues(sample: NamedSample, fields: readonly string[]): Decoded<number[]> {
+  const values = new Array<number>(fields.length);
+  for (const [i, field] of fields.entries()) {
     const v = sample.values.get(field);
     if (v === undefined) return refuse('missing_field', `the message has no usable value for "${field}"`);
-    data[i] = v;
+    values[i] = v;
   }
-  return { ok: true, value: { inputs: [{ name: mapping.input, datatype: 'FP32', shape: [1, mapping.fields.length], data }] } };
+  return { ok: true, value: values };
+}
+
+/**
+ * The OIP request that feeds `rows` (one sample, or a window of consecutive samples oldest first)
+ * to the model input `input` as one FP32 tensor [1, rows × fields], time-major: t0 f0, t0 f1, …,
+ * t1 f0 …
+ */
+export function toInferRequest(input: string, rows: readonly (readonly number[])[]): InferRequest {
+  const width = rows[0]?.length ?? 0;
+  const data = new Float32Array(rows.length * width);
+  for (const [t, row] of rows.entries()) data.set(row, t * width);
+  return { inputs: [{ name: input, datatype: 'FP32', shape: [1, data.length], data }] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -211,6 +255,7 @@ export function decodeDatabusData(state: DatabusState, topic: string, value: unk
   if (!isRecord(value) || !Array.isArray(value['vals'])) return refuse('not_an_object', 'a databus data message must have a "vals" array');
   const values = new Map<string, number>();
   let oldestMs: number | undefined;
+  const seq = value['seq'];
   for (const item of value['vals']) {
     if (!isRecord(item) || (typeof item['id'] !== 'string' && typeof item['id'] !== 'number')) return refuse('wrong_type', 'each databus value must have an "id"');
     if (item['qc'] === 0) continue;
@@ -223,5 +268,5 @@ export function decodeDatabusData(state: DatabusState, topic: string, value: unk
     const ts = timestampMs(item['ts']);
     if (ts !== undefined) oldestMs = oldestMs === undefined ? ts : Math.min(oldestMs, ts);
   }
-  return { ok: true, value: oldestMs === undefined ? { values } : { values, timestampMs: oldestMs } };
+  return { ok: true, value: { values, ...(oldestMs === undefined ? {} : { timestampMs: oldestMs }), ...(isSequenceNumber(seq) ? { seq } : {}) } };
 }

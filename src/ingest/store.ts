@@ -1,9 +1,11 @@
 /**
- * Data source definitions in the data directory's SQLite database, so they survive a restart.
- * Counters are not stored: they describe the running process.
+ * Data source definitions in the data directory's SQLite database, so they survive a restart, and
+ * the ingest service's MQTT client id, so its persistent session does too. Counters are not
+ * stored: they describe the running process.
  */
 import { openDatabase } from '../store/index.js';
 import type { Migration, SqliteDatabase } from '../store/index.js';
+import { newIngestClientId } from './service.js';
 import type { DataSource } from './service.js';
 
 /** The table recording which ingest migrations ran. */
@@ -21,6 +23,16 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: 2,
+    name: 'ingest settings',
+    sql: `
+      CREATE TABLE ingest_settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The stored data source definitions. */
@@ -35,6 +47,12 @@ export class DataSourceStore {
   /** Closes the database connection. */
   close(): void {
     this.db.close();
+  }
+
+  /** The MQTT client id of this data directory's persistent session, made on first use. */
+  clientId(): string {
+    this.db.prepare("INSERT OR IGNORE INTO ingest_settings (key, value) VALUES ('client_id', ?)").run(newIngestClientId());
+    return (this.db.prepare("SELECT value FROM ingest_settings WHERE key = 'client_id'").get() as { value: string }).value;
   }
 
   /** Every data source, by name. */

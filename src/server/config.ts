@@ -51,6 +51,8 @@ export interface ServeOptions {
   readonly mqttUrl?: string;
   /** Let workflow training run without its own network namespace where none can be made (docs/workflows.md#the-sandbox). @default false */
   readonly allowUnisolatedTrainingNetwork?: boolean;
+  /** A PostgreSQL database (postgres://...) for ingested samples instead of the data directory's SQLite. */
+  readonly samplesDb?: string;
 }
 
 /** Serve options after validation and defaults. */
@@ -75,6 +77,8 @@ export interface CompiledServeOptions {
   /** The MQTT data path: off, the embedded broker on a port, or an external broker. */
   readonly mqtt: { readonly kind: 'off' } | { readonly kind: 'embedded'; readonly port: number } | { readonly kind: 'external'; readonly url: string };
   readonly allowUnisolatedTrainingNetwork: boolean;
+  /** PostgreSQL URL of the sample store; undefined: the data directory's SQLite. */
+  readonly samplesDb: string | undefined;
 }
 
 const port = z.number().int().min(0).max(65535);
@@ -100,6 +104,7 @@ const schema = z.object({
   mqttPort: port.optional(),
   mqttUrl: z.url({ protocol: /^mqtts?$/ }).optional(),
   allowUnisolatedTrainingNetwork: z.boolean().default(false),
+  samplesDb: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
 });
 
 /** The data directory when none is given: `$CONTINUUM_HOME`, else `./.continuum`. */
@@ -114,12 +119,12 @@ export function compileServeOptions(options: ServeOptions = {}, env: NodeJS.Proc
     const issue = parsed.error.issues[0];
     throw new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', `invalid serve option ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
   }
-  const { otlpEndpoint, mqtt, mqttPort, mqttUrl, ...o } = parsed.data;
+  const { otlpEndpoint, mqtt, mqttPort, mqttUrl, samplesDb, ...o } = parsed.data;
   // Servers on a free HTTP port (tests, side-by-side instances) take a free MQTT port too, so they never collide on 1883.
   const compiledMqtt: CompiledServeOptions['mqtt'] = !mqtt
     ? { kind: 'off' }
     : mqttUrl !== undefined
       ? { kind: 'external', url: mqttUrl }
       : { kind: 'embedded', port: mqttPort ?? (o.port === 0 ? 0 : 1883) };
-  return { ...o, dataDir: o.dataDir === undefined ? defaultDataDir(env) : resolve(o.dataDir), otlpTracesUrl: otlpTracesUrl(otlpEndpoint, env), mqtt: compiledMqtt };
+  return { ...o, dataDir: o.dataDir === undefined ? defaultDataDir(env) : resolve(o.dataDir), otlpTracesUrl: otlpTracesUrl(otlpEndpoint, env), mqtt: compiledMqtt, samplesDb };
 }

@@ -29,7 +29,7 @@ import { Registry } from '../registry/index.js';
 import { ReleasePipeline } from '../release/index.js';
 import type { Dataset } from '../release/index.js';
 import { Runtime } from '../runtime/index.js';
-import { DataSourceStore, IngestService, startIngestBroker, type IngestBroker } from '../ingest/index.js';
+import { DataSourceStore, IngestService, openSampleStore, startIngestBroker, type IngestBroker } from '../ingest/index.js';
 import { bearerToken, isLoopbackHost, TokenStore } from '../security/index.js';
 import { LocalTarget } from '../targets/index.js';
 import { RetrainController, WorkflowService } from '../training/index.js';
@@ -178,9 +178,11 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     }
   };
   // Workflows (docs/workflows.md): sandboxed training runs push to the registry and start releases;
-  // retraining follows drift alerts. Stored samples reach them once a samples store is wired in.
+  // retraining follows drift alerts and trains on the data sources' stored samples.
+  const samples = await openSampleStore(options.dataDir, options.samplesDb);
   const workflows = new WorkflowService({
     dataDir: options.dataDir,
+    samples,
     registry,
     startRelease: (input) => releases.start(input),
     onModelPushed: afterVersionPushed,
@@ -236,7 +238,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   let ingestBroker: IngestBroker | undefined;
   let ingest: IngestService | undefined;
   const dataSources = DataSourceStore.open(options.dataDir);
-  await app.register(dataSourcesApiPlugin, { prefix: '/api/v1', store: dataSources, ingest: () => ingest });
+  await app.register(dataSourcesApiPlugin, { prefix: '/api/v1', store: dataSources, samples, ingest: () => ingest });
   // The web console at `/` (docs/console.md); the routes above keep precedence over its catch-all.
   if (options.console) await app.register(consolePlugin);
 
@@ -273,14 +275,21 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
           ? options.mqtt
           : { kind: 'embedded', port: options.mqtt.port, host: options.host, dataDir: options.dataDir, ...(verifyToken === undefined ? {} : { verifyToken }) },
       );
-      ingest = await IngestService.start({ endpoint: ingestBroker.endpoint, inference: router });
-      for (const source of dataSources.list()) await ingest.add(source);
+      ingest = await IngestService.start({
+        endpoint: ingestBroker.endpoint,
+        inference: router,
+        samples,
+        clientId: dataSources.clientId(),
+        sources: dataSources.list(),
+        onError: (err, what) => log.warn({ err }, `ingest: ${what} failed`),
+      });
     }
   } catch (err) {
     await ingest?.close();
     await ingestBroker?.close();
     await grpc?.close();
     dataSources.close();
+    await samples.close();
     events.close();
     energy.stop();
     await app.close();
@@ -337,6 +346,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       alertStore.close();
       rolloutStore.close();
       dataSources.close();
+      await samples.close();
       store.close();
       registry.close();
     })();
