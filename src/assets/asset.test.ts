@@ -60,7 +60,7 @@ describe('a virtual asset on a real broker (the embedded aedes, token auth)', ()
   });
 
   it('speaks the databus format: retained metadata, then values by id that the ingest path resolves', async () => {
-    const asset = new VirtualAsset({ kind: 'imu', brokerUrl: url, token: 'ctm_token', format: 'databus', label: false, rateHz: 200, seed: 4 });
+    const asset = new VirtualAsset({ kind: 'imu', brokerUrl: url, token: 'ctm_token', format: 'databus', labelField: false, rateHz: 200, seed: 4 });
     await asset.connect();
     await asset.run({ count: 5 });
     // Subscribed after the metadata went out: it is retained, as the S7 Connector's is.

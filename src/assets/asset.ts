@@ -10,7 +10,7 @@ import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import { seededRandom } from '../onnx/build.js';
 import { ASSET_MODELS, type AssetKind, type AssetModel, type AssetSample } from './catalog.js';
-import { databusMessage, databusMetadata, databusTopics, jsonMessage, type AssetFormat, type DatabusAddress } from './payload.js';
+import { databusMessage, databusMetadata, databusTopics, jsonMessage, type AssetFormat, type DatabusAddress, type LabelField } from './payload.js';
 
 /** Options of a {@link VirtualAsset}. */
 export interface VirtualAssetOptions {
@@ -29,8 +29,8 @@ export interface VirtualAssetOptions {
   readonly databus?: Partial<DatabusAddress>;
   /** Seed of the generator. @default 1 */
   readonly seed?: number;
-  /** Send each sample's label (training data) or leave it out (what a live asset knows). @default true */
-  readonly label?: boolean;
+  /** The field (data point) that carries each sample's label; false leaves labels out, as a live asset knows none. @default 'label' */
+  readonly labelField?: string | false;
 }
 
 /** What an asset sent so far. */
@@ -73,7 +73,7 @@ export class VirtualAsset {
   readonly counters: AssetCounters = { sent: 0, acked: 0, failed: 0 };
   private readonly samples: Iterator<AssetSample>;
   private readonly address: DatabusAddress;
-  private readonly withLabel: boolean;
+  private readonly labelField: LabelField;
   private client: MqttClient | undefined;
   private readonly pending = new Set<Promise<void>>();
 
@@ -82,7 +82,7 @@ export class VirtualAsset {
     this.format = options.format ?? 'json';
     this.rateHz = options.rateHz ?? this.model.rateHz;
     if (!(this.rateHz > 0 && this.rateHz <= 10_000)) throw new Error(`asset: rate ${this.rateHz} is not in (0, 10000] messages per second`);
-    this.withLabel = options.label ?? true;
+    this.labelField = options.labelField === false ? undefined : (options.labelField ?? 'label');
     this.address = { appId: 's7c1', connection: `PLC_${options.kind.toUpperCase()}`, collection: 'default', ...options.databus };
     this.topic = options.topic ?? (this.format === 'databus' ? databusTopics(this.address).data : defaultAssetTopic(options.kind));
     this.samples = this.model.samples(seededRandom(options.seed ?? 1));
@@ -101,7 +101,7 @@ export class VirtualAsset {
       connectTimeout: 10_000,
       ...(this.options.token === undefined ? {} : { username: 'continuum-asset', password: this.options.token }),
     });
-    if (this.format === 'databus') this.publish(this.metadataTopic, databusMetadata(this.model, this.address, this.withLabel), true);
+    if (this.format === 'databus') this.publish(this.metadataTopic, databusMetadata(this.model, this.address, this.labelField), true);
   }
 
   /**
@@ -119,7 +119,7 @@ export class VirtualAsset {
       if (isAborted(options.signal)) break;
       const sample = this.samples.next().value as AssetSample;
       const nowMs = Date.now();
-      const body = this.format === 'json' ? jsonMessage(this.model, sample, nowMs, this.withLabel) : databusMessage(this.model, sample, nowMs, this.withLabel);
+      const body = this.format === 'json' ? jsonMessage(this.model, sample, nowMs, this.labelField) : databusMessage(this.model, sample, nowMs, this.labelField);
       this.publish(this.topic, body, false);
       options.onSent?.(sample, nowMs);
     }

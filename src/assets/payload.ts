@@ -12,13 +12,16 @@ export const ASSET_FORMATS = ['json', 'databus'] as const;
 /** One payload format. */
 export type AssetFormat = (typeof ASSET_FORMATS)[number];
 
-/** The plain JSON message of a sample: `{<input>: value, …, label?, seq, ts}` (`ts` epoch ms). */
-export function jsonMessage(model: AssetModel, sample: AssetSample, tsMs: number, withLabel: boolean): string {
+/** Where a message carries its label: the field (JSON) or data point (databus) name; none for a live asset that knows no label. */
+export type LabelField = string | undefined;
+
+/** The plain JSON message of a sample: `{<input>: value, …, <labelField>?, seq, ts}` (`ts` epoch ms). */
+export function jsonMessage(model: AssetModel, sample: AssetSample, tsMs: number, labelField: LabelField): string {
   const body: Record<string, number | string> = {};
   model.inputs.forEach((name, i) => {
     body[name] = sample.values[i] as number;
   });
-  if (withLabel) body['label'] = sample.label;
+  if (labelField !== undefined) body[labelField] = sample.label;
   body['seq'] = sample.seq;
   body['ts'] = tsMs;
   return JSON.stringify(body);
@@ -44,11 +47,11 @@ function dataPointId(index: number): string {
 
 /**
  * The connector's metadata: one connection with one bulk collection whose data points are the
- * asset's inputs (`Real`) and, when labelled, `label` (`String`).
+ * asset's inputs (`Real`) and, when labelled, the label (`String`).
  */
-export function databusMetadata(model: AssetModel, address: DatabusAddress, withLabel: boolean): string {
+export function databusMetadata(model: AssetModel, address: DatabusAddress, labelField: LabelField): string {
   const definitions = model.inputs.map((name, i) => ({ name, id: dataPointId(i), dataType: 'Real' }));
-  if (withLabel) definitions.push({ name: 'label', id: dataPointId(model.inputs.length), dataType: 'String' });
+  if (labelField !== undefined) definitions.push({ name: labelField, id: dataPointId(model.inputs.length), dataType: 'String' });
   return JSON.stringify({
     seq: 1,
     // The connector changes hashVersion whenever its configuration does; one per data point list here.
@@ -64,9 +67,9 @@ export function databusMetadata(model: AssetModel, address: DatabusAddress, with
 }
 
 /** A value message: `{"seq": n, "vals": [{"id", "val", "ts", "qc": 3}, …]}` (qc 3: good quality). */
-export function databusMessage(model: AssetModel, sample: AssetSample, tsMs: number, withLabel: boolean): string {
+export function databusMessage(model: AssetModel, sample: AssetSample, tsMs: number, labelField: LabelField): string {
   const ts = new Date(tsMs).toISOString();
   const vals: { id: string; val: number | string; ts: string; qc: number }[] = model.inputs.map((_, i) => ({ id: dataPointId(i), val: sample.values[i] as number, ts, qc: 3 }));
-  if (withLabel) vals.push({ id: dataPointId(model.inputs.length), val: sample.label, ts, qc: 3 });
+  if (labelField !== undefined) vals.push({ id: dataPointId(model.inputs.length), val: sample.label, ts, qc: 3 });
   return JSON.stringify({ seq: sample.seq, vals });
 }
