@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import mqtt from 'mqtt';
 import { cpuTdp, parseCpuModel, processCpuPowerW } from '../observe/index.js';
-import { VirtualAsset, type AssetCounters } from './asset.js';
+import { noDelay, VirtualAsset, type AssetCounters } from './asset.js';
 import { cycleTimings, parsePrediction, resourcePeaks, spread, type AssetBenchResult, type CycleTiming, type ReceivedPrediction, type ResourcePeaks, type SentMessage } from './bench-report.js';
 import { ASSET_MODELS, type AssetKind, type AssetModel } from './catalog.js';
 import { packWorkflow, readWorkflowManifest, type WorkflowManifest } from './package.js';
@@ -348,6 +348,7 @@ export interface PredictionCyclesResult {
 export async function predictionCycles(options: PredictionCyclesOptions): Promise<PredictionCyclesResult> {
   const auth = options.token === undefined ? {} : { username: 'continuum-bench', password: options.token };
   const listener = await mqtt.connectAsync(options.brokerUrl, { reconnectPeriod: 1000, ...auth });
+  noDelay(listener);
   const asset = new VirtualAsset({
     kind: options.kind,
     brokerUrl: options.brokerUrl,
