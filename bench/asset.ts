@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatAssetBench, processTreeProbe, runAssetBench } from '../src/assets/index.js';
+import { formatAssetBench, metricsProbe, processTreeProbe, runAssetBench } from '../src/assets/index.js';
 import type { AssetBenchResult, AssetFormat, ProcessTreeProbe } from '../src/assets/index.js';
 import { prepareContinuum, ROOT, startContinuum } from './continuum.js';
 import { freePort, processSetForRun } from './processes.js';
@@ -46,7 +46,7 @@ const QUICK_TRAIN_SAMPLES = { pcb: 600, imu: 3000 } as const;
 interface Target {
   readonly server: string;
   readonly brokerUrl: string;
-  readonly probe: ProcessTreeProbe | undefined;
+  readonly probe: ProcessTreeProbe;
 }
 
 async function main(): Promise<void> {
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
       target = { server: server.origin, brokerUrl: `mqtt://127.0.0.1:${mqttPort}`, probe: processTreeProbe(server.process.pid) };
     } else {
       const pid = args['server-pid'];
-      target = { server: args.server, brokerUrl: args.broker ?? `mqtt://${new URL(args.server).hostname}:1883`, probe: pid === undefined ? undefined : processTreeProbe(Number(pid)) };
+      target = { server: args.server, brokerUrl: args.broker ?? `mqtt://${new URL(args.server).hostname}:1883`, probe: pid === undefined ? metricsProbe(args.server) : processTreeProbe(Number(pid)) };
     }
     const results: AssetBenchResult[] = [];
     for (const workflowDir of WORKFLOWS) {
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
         log: (line) => void process.stderr.write(`${line}\n`),
         ...(args.rate === undefined ? {} : { rateHz: Number(args.rate) }),
         ...(args.quick ? { trainSamples: quickSamples } : {}),
-        ...(target.probe === undefined ? {} : { probe: target.probe }),
+        probe: target.probe,
         ...(process.env['CONTINUUM_TOKEN'] === undefined ? {} : { token: process.env['CONTINUUM_TOKEN'] }),
       });
       process.stdout.write(`${formatAssetBench(result)}\n`);

@@ -7,6 +7,7 @@ import { unpackArchive } from '../training/index.js';
 import { assetFor } from './bench.js';
 import { cycleTimings, formatAssetBench, parsePrediction, resourcePeaks, spread, type AssetBenchResult, type PredictionMessage } from './bench-report.js';
 import { packWorkflow, readWorkflowManifest } from './package.js';
+import { usageFromMetrics } from './server-usage.js';
 
 const WORKFLOWS = fileURLToPath(new URL('../../workflows/', import.meta.url));
 
@@ -115,5 +116,22 @@ describe('workflow packages', () => {
     expect(assetFor(readWorkflowManifest(join(WORKFLOWS, 'pcb-inspection'))).kind).toBe('pcb');
     expect(assetFor(readWorkflowManifest(join(WORKFLOWS, 'imu-activity'))).kind).toBe('imu');
     expect(() => assetFor(readWorkflowManifest(join(WORKFLOWS, 'iris')))).toThrow(/match no virtual asset/);
+  });
+});
+
+describe('usageFromMetrics', () => {
+  it('adds the server process and every replica, CPU and resident memory', () => {
+    const text = [
+      '# HELP continuum_process_cpu_seconds_total Total user and system CPU time spent in seconds.',
+      '# TYPE continuum_process_cpu_seconds_total counter',
+      'continuum_process_cpu_seconds_total 12.5',
+      'continuum_process_cpu_user_seconds_total 10',
+      'continuum_process_resident_memory_bytes 100000000',
+      'continuum_replica_cpu_seconds_total{deployment="pcb",revision="1",replica="r1"} 2.25',
+      'continuum_replica_resident_memory_bytes{deployment="pcb",revision="1",replica="r1"} 50000000',
+      'continuum_replica_resident_memory_bytes{deployment="pcb",revision="1",replica="r2"} NaN',
+    ].join('\n');
+    expect(usageFromMetrics(text, 7)).toEqual({ atMs: 7, cpuSeconds: 14.75, rssBytes: 150_000_000 });
+    expect(usageFromMetrics('up 1\n', 7)).toBeUndefined();
   });
 });

@@ -12,7 +12,8 @@ import { trainRandomForest } from '../training/index.js';
 import { predictionCycles } from './bench.js';
 import { assetDataset } from './catalog.js';
 import { PCB_CLASSES, PCB_INPUTS } from './pcb.js';
-import { processTreeProbe } from './procfs.js';
+import { processTreeProbe, sampleProcessTree } from './procfs.js';
+import { metricsProbe } from './server-usage.js';
 
 async function call(server: RunningServer, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<unknown> {
   const res = await fetch(`${server.url}/api/v1${path}`, {
@@ -77,4 +78,22 @@ describe('bench asset prediction cycles on a real server', () => {
     expect(result.peaks?.peakRssBytes).toBeGreaterThan(50 * 1024 ** 2);
     expect(result.peaks?.peakCpuPercent).toBeGreaterThan(0);
   }, 60_000);
+
+  it('reads the server and its replica from /metrics as a remote bench would, close to /proc', async () => {
+    const remote = await metricsProbe(server.url).read(Date.now());
+    const local = await processTreeProbe(process.pid).read(Date.now());
+    // /proc also counts this test's own process memory beyond the server's, so the two differ a little.
+    expect(remote.rssBytes).toBeGreaterThan(0.5 * local.rssBytes);
+    expect(remote.rssBytes).toBeLessThan(1.5 * local.rssBytes);
+    expect(remote.cpuSeconds).toBeGreaterThan(0);
+    const sampler = sampleProcessTree(metricsProbe(server.url));
+    await new Promise((r) => setTimeout(r, 1200));
+    const readings = await sampler.stop();
+    expect(readings.length).toBeGreaterThanOrEqual(2);
+    expect(readings.map((r) => r.atMs)).toEqual([...readings.map((r) => r.atMs)].sort((a, b) => a - b));
+  });
+
+  it('names a server without process metrics', async () => {
+    await expect(metricsProbe(`${server.url}/nowhere`).read(Date.now())).rejects.toThrow(/gave no process metrics \(HTTP 404\)/);
+  });
 });

@@ -45,7 +45,7 @@ export interface AssetBenchOptions {
   readonly format?: AssetFormat;
   /** Seed of the asset. @default 1 */
   readonly seed?: number;
-  /** The server's process tree, when it runs on this machine: peaks of CPU and memory, training energy. */
+  /** The server's process tree: peaks of CPU and memory; on this machine also the training energy. */
   readonly probe?: ProcessTreeProbe;
   /** How long to wait after the cycles for the server's energy meter to close an interval. @default 6000 */
   readonly energyWaitMs?: number;
@@ -145,10 +145,10 @@ async function measured<T>(probe: ProcessTreeProbe | undefined, work: () => Prom
   const sampler = probe === undefined ? undefined : sampleProcessTree(probe);
   try {
     const value = await work();
-    const readings = sampler?.stop() ?? [];
+    const readings = (await sampler?.stop()) ?? [];
     return { value, peaks: sampler === undefined ? null : resourcePeaks(readings), readings };
   } catch (err) {
-    sampler?.stop();
+    await sampler?.stop();
     throw err;
   }
 }
@@ -238,7 +238,7 @@ export async function runAssetBench(options: AssetBenchOptions): Promise<AssetBe
     const cpuSeconds = run.resources === undefined ? undefined : run.resources.cpuMs / 1000;
     const treeCpuSeconds = training.readings.length < 2 ? undefined : (training.readings.at(-1)?.cpuSeconds ?? 0) - (training.readings[0]?.cpuSeconds ?? 0);
     const runCpuSeconds = cpuSeconds ?? treeCpuSeconds;
-    const estimatedJoules = options.probe === undefined || runCpuSeconds === undefined ? null : trainingJoules(runCpuSeconds, trainingWallMs / 1000);
+    const estimatedJoules = options.probe?.onThisMachine !== true || runCpuSeconds === undefined ? null : trainingJoules(runCpuSeconds, trainingWallMs / 1000);
 
     await api.call('DELETE', `/deployments/${deployment}`).catch(() => undefined);
     await api.call('POST', '/deployments', { name: deployment, model: manifest.name, ref: run.modelVersion, policy: { policy: 'fixed', replicas: 1 } });

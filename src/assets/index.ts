@@ -17,6 +17,7 @@ export type { AssetCounters, AssetRunOptions, VirtualAssetOptions } from './asse
 export { packWorkflow, readWorkflowManifest } from './package.js';
 export type { WorkflowManifest } from './package.js';
 export { processTreeProbe, sampleProcessTree } from './procfs.js';
+export { metricsProbe, usageFromMetrics } from './server-usage.js';
 export type { ProcessTreeProbe, ProcessTreeReading } from './procfs.js';
 export { cycleTimings, formatAssetBench, PAPER_SYSTEM_MEASUREMENTS, parsePrediction, resourcePeaks, spread } from './bench-report.js';
 export type { AssetBenchResult, CycleTiming, PredictionMessage, ReceivedPrediction, ResourcePeaks, SentMessage, Spread } from './bench-report.js';

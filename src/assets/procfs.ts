@@ -14,9 +14,13 @@ export interface ProcessTreeReading {
   readonly rssBytes: number;
 }
 
-/** Reads a process tree: `read(nowMs)` takes one reading. */
+/** Reads a process tree: `read(nowMs)` takes one reading, here from /proc or over the network from the server's metrics. */
 export interface ProcessTreeProbe {
-  read(nowMs: number): ProcessTreeReading;
+  /** How often the tree is worth reading. */
+  readonly intervalMs: number;
+  /** Whether the tree runs on this machine, so this machine's CPU model and TDP are its own. */
+  readonly onThisMachine: boolean;
+  read(nowMs: number): ProcessTreeReading | Promise<ProcessTreeReading>;
 }
 
 function getconf(name: string, fallback: number): number {
@@ -49,6 +53,8 @@ export function processTreeProbe(rootPid: number): ProcessTreeProbe {
   const ticksPerS = getconf('CLK_TCK', 100);
   const pageBytes = getconf('PAGESIZE', 4096);
   return {
+    intervalMs: 200,
+    onThisMachine: true,
     read(nowMs) {
       const stats = new Map<number, StatFields>();
       for (const entry of readdirSync('/proc')) {
@@ -79,15 +85,31 @@ export function processTreeProbe(rootPid: number): ProcessTreeProbe {
   };
 }
 
-/** Reads a probe every `intervalMs` until stopped; `stop()` returns the readings, oldest first. */
-export function sampleProcessTree(probe: ProcessTreeProbe, intervalMs = 200): { stop(): ProcessTreeReading[] } {
-  const readings: ProcessTreeReading[] = [probe.read(Date.now())];
-  const timer = setInterval(() => readings.push(probe.read(Date.now())), intervalMs);
+/**
+ * Reads a probe every `probe.intervalMs` until stopped; `stop()` resolves with the readings,
+ * oldest first (a reading that failed, e.g. a scrape that timed out, is left out).
+ */
+export function sampleProcessTree(probe: ProcessTreeProbe): { stop(): Promise<ProcessTreeReading[]> } {
+  const readings: ProcessTreeReading[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const take = (): void => {
+    const done = Promise.resolve()
+      .then(() => probe.read(Date.now()))
+      .then(
+        (reading) => void readings.push(reading),
+        () => undefined,
+      );
+    inFlight.add(done);
+    void done.finally(() => inFlight.delete(done));
+  };
+  take();
+  const timer = setInterval(take, probe.intervalMs);
   return {
-    stop() {
+    async stop() {
       clearInterval(timer);
-      readings.push(probe.read(Date.now()));
-      return readings;
+      take();
+      await Promise.all(inFlight);
+      return readings.sort((a, b) => a.atMs - b.atMs);
     },
   };
 }

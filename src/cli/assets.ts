@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
-import { ASSET_FORMATS, ASSET_KINDS, assetFor, formatAssetBench, processTreeProbe, readWorkflowManifest, runAssetBench, VirtualAsset } from '../assets/index.js';
+import { ASSET_FORMATS, ASSET_KINDS, assetFor, formatAssetBench, metricsProbe, processTreeProbe, readWorkflowManifest, runAssetBench, VirtualAsset } from '../assets/index.js';
 import type { AssetBenchOptions, AssetBenchResult, AssetFormat, AssetKind } from '../assets/index.js';
 import { startServer } from '../server/index.js';
 import { nonNegativeInt, positiveNumber, wholeNumber } from './args.js';
@@ -79,7 +79,7 @@ async function benchAsset(flags: BenchFlags, log: (line: string) => void): Promi
       ...common,
       server: flags.server,
       brokerUrl: flags.broker ?? `mqtt://${new URL(flags.server).hostname}:1883`,
-      ...(flags.serverPid === undefined ? {} : { probe: processTreeProbe(flags.serverPid) }),
+      probe: flags.serverPid === undefined ? metricsProbe(flags.server) : processTreeProbe(flags.serverPid),
     });
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'continuum-bench-asset-'));
@@ -147,7 +147,7 @@ export function registerAssetCommands(program: Command, out: Output = stdoutOutp
     .option('--rate <n>', 'messages per second during the prediction cycles (default: the asset’s own)', positiveNumber)
     .option('--server <url>', `a running server (default: start one in this process; e.g. ${DEFAULT_SERVER_URL})`)
     .option('--broker <url>', 'the server’s MQTT broker (default: port 1883 on the --server host)')
-    .option('--server-pid <pid>', 'process id of a --server on this machine, to measure its CPU and memory', wholeNumber(1))
+    .option('--server-pid <pid>', 'process id of a --server on this machine: CPU and memory from /proc (default: from its /metrics)', wholeNumber(1))
     .option('--token <token>', `management token (default: $${TOKEN_ENV})`)
     .option('--format <format>', `payload: ${ASSET_FORMATS.join(' or ')}`, oneOf(ASSET_FORMATS), 'json')
     .option('--train-samples <n>', 'messages in the training window (default: 2000 pads, 3 minutes of IMU frames)', wholeNumber(10))
