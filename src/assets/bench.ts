@@ -2,9 +2,10 @@
  * `continuum bench asset`: the testing framework of Keusch et al. ("Platform-Agnostic MLOps on
  * Edge, Fog and Cloud Platforms in Industrial IoT", §4.3) against a running Continuum server.
  * A virtual asset of the kind the workflow expects publishes a training window into a data
- * source; a training run of the uploaded workflow package learns from it; the model is deployed
- * and the data source bound to it; then N prediction cycles (the paper: ten per run, twenty per
- * workflow) each send a message and wait for its prediction on `<topic>/predictions`. Measured:
+ * source (named after the deployment to come); a training run of the uploaded workflow package
+ * learns from it; the model is deployed under that name; then N prediction cycles (the paper:
+ * ten per run, twenty per workflow) each send a message and wait for its prediction on
+ * `<topic>/predictions`. Measured:
  * training time, prediction time split into ingest and compute, communication latency, peak CPU
  * and memory of the server's process tree, and energy (the server's meter for the deployment,
  * CodeCarbon's process-mode estimate for the training run).
@@ -56,6 +57,9 @@ export interface AssetBenchOptions {
   /** Progress lines. */
   readonly log?: (line: string) => void;
 }
+
+/** Longest wait for the energy meter's first figure of a new deployment: one default interval and a margin. */
+const ENERGY_FIRST_READING_MS = 12_000;
 
 /** Training-window sizes by asset: enough rows for a held-out quarter to mean something. */
 const DEFAULT_TRAIN_SAMPLES: Readonly<Record<AssetKind, number>> = { pcb: 2000, imu: 9000 };
@@ -202,6 +206,9 @@ export async function runAssetBench(options: AssetBenchOptions): Promise<AssetBe
       ...(format === 'json' ? { timestampField: 'ts', seqField: 'seq' } : {}),
     },
     ...(manifest.window === undefined ? {} : { window: manifest.window }),
+    // Named before it exists: until it is deployed, messages are stored as samples and their
+    // inference is refused (counted); once it is, the same data source feeds it.
+    deployment,
   };
   await api.call('DELETE', `/datasources/${source}`).catch(() => undefined);
   await api.call('POST', '/datasources', definition);
@@ -243,9 +250,11 @@ export async function runAssetBench(options: AssetBenchOptions): Promise<AssetBe
     await api.call('DELETE', `/deployments/${deployment}`).catch(() => undefined);
     await api.call('POST', '/deployments', { name: deployment, model: manifest.name, ref: run.modelVersion, policy: { policy: 'fixed', replicas: 1 } });
     await pollUntil(() => api.call<DeploymentView>('GET', `/deployments/${deployment}`), (d) => d.replicas.some((r) => r.phase === 'ready'), `deployment ${deployment}`, timeoutMs);
-    await bindDataSource(api, source, definition, deployment);
 
-    const energyBefore = (await api.call<DeploymentView>('GET', `/deployments/${deployment}`)).energy;
+    // The meter names a deployment after its first interval (5 s by default); count from there.
+    const energyBefore = (
+      await pollUntil(() => api.call<DeploymentView>('GET', `/deployments/${deployment}`), (d) => d.energy !== undefined, `energy of ${deployment}`, ENERGY_FIRST_READING_MS).catch(() => undefined)
+    )?.energy;
     const cyclesRun = await predictionCycles({
       brokerUrl: options.brokerUrl,
       kind: assetModel.kind,
@@ -385,20 +394,5 @@ export async function predictionCycles(options: PredictionCyclesOptions): Promis
   } finally {
     await asset.close();
     await listener.endAsync();
-  }
-}
-
-/**
- * Points the data source at the deployment: `PATCH /datasources/{name}`, or where the server has
- * no such route, the same definition again with the deployment (its stored samples are no longer
- * needed once the model is trained).
- */
-async function bindDataSource(api: ManagementApi, source: string, definition: Record<string, unknown>, deployment: string): Promise<void> {
-  try {
-    await api.call('PATCH', `/datasources/${source}`, { deployment });
-  } catch (err) {
-    if (!(err instanceof ApiCallError && (err.status === 404 || err.status === 405))) throw err;
-    await api.call('DELETE', `/datasources/${source}`);
-    await api.call('POST', '/datasources', { ...definition, deployment });
   }
 }
