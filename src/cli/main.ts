@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { demoCurlCommand, DEMO_MODEL_NAME, SERVER_VERSION, startServer } from '../server/index.js';
 import type { ServeOptions } from '../server/index.js';
 import { registerAlertCommands } from './alerts.js';
+import { registerAssetCommands } from './assets.js';
 import { registerDataSourceCommands } from './datasources.js';
 import { wholeNumber } from './args.js';
 import { registerBenchCommands } from './bench.js';
@@ -106,6 +107,7 @@ export function buildProgram(): Command {
   registerEventCommands(program);
   registerAlertCommands(program);
   registerDataSourceCommands(program);
+  registerAssetCommands(program);
   return program;
 }
 
