@@ -20,7 +20,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { noDelay } from '../src/ingest/index.js';
 import { deployModel, prepareContinuum, pushModel, startContinuum, type ContinuumServer } from './continuum.js';
 import { percentile } from './method.js';
 import { MLP_OPTIONS, writeMlp } from './models.js';
@@ -29,6 +30,15 @@ import { machineLine } from './report.js';
 import { gitCommit, machineInfo, runBenchMain } from './run-info.js';
 
 const QUICK = process.argv.includes('--quick');
+
+/** An MQTT client with Nagle's algorithm off on every connection, like the platform's own clients. */
+async function connectClient(url: string, options: IClientOptions): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(url, options);
+  noDelay(client);
+  client.on('connect', () => noDelay(client));
+  return client;
+}
+
 /** How long the closed loop of (a) runs. */
 const THROUGHPUT_MS = QUICK ? 4000 : 15_000;
 /** Messages awaiting their prediction in the closed loop of (a). */
@@ -112,7 +122,7 @@ class PredictionSubscriber {
   }
 
   static async connect(url: string, options: mqtt.IClientOptions): Promise<PredictionSubscriber> {
-    const client = await mqtt.connectAsync(url, options);
+    const client = await connectClient(url, options);
     const subscriber = new PredictionSubscriber(client);
     await client.subscribeAsync('bench/+/data/predictions', { qos: 1 });
     return subscriber;
@@ -185,7 +195,7 @@ async function throughput(url: string, subscriber: PredictionSubscriber, pids: (
   const capacity = 2_000_000;
   const phase = new PhaseTracker(1_000_000_000_000, capacity);
   subscriber.phase = phase;
-  const publisher = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+  const publisher = await connectClient(url, { reconnectPeriod: 0 });
   let sent = 0;
   let stop = false;
   const meter = cpuMeter(pids);
@@ -240,7 +250,7 @@ async function latency(url: string, subscriber: PredictionSubscriber): Promise<L
   const count = Math.round((LATENCY_RATE * LATENCY_MS) / 1000);
   const phase = new PhaseTracker(2_000_000_000_000, count);
   subscriber.phase = phase;
-  const publisher = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+  const publisher = await connectClient(url, { reconnectPeriod: 0 });
   await publishAtRate(publisher, 'bench/lat/data', phase, LATENCY_RATE, count);
   await settle(phase, count);
   await publisher.endAsync();
@@ -312,7 +322,7 @@ async function embeddedRun(processes: ProcessSet): Promise<{ a: ThroughputResult
     const durable = await PredictionSubscriber.connect(url, { clientId: 'bench-predictions', clean: false, reconnectPeriod: 100 });
     const phase = new PhaseTracker(3_000_000_000_000, RESTART_TOTAL);
     durable.phase = phase;
-    const publisher = await mqtt.connectAsync(url, { clientId: 'bench-plc', reconnectPeriod: 100 });
+    const publisher = await connectClient(url, { clientId: 'bench-plc', reconnectPeriod: 100 });
     let countersBeforeStop: unknown;
     let downMs = 0;
     let restarted: Promise<void> | undefined;

@@ -5,10 +5,10 @@
  * corresponding to the type of asset expected by the respective ML workflow" (Keusch et al.,
  * §4.3); this is Continuum's.
  */
-import { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
+import { noDelay } from '../ingest/index.js';
 import { seededRandom } from '../onnx/build.js';
 import { ASSET_MODELS, type AssetKind, type AssetModel, type AssetSample } from './catalog.js';
 import { databusMessage, databusMetadata, databusTopics, jsonMessage, type AssetFormat, type DatabusAddress, type LabelField } from './payload.js';
@@ -52,16 +52,6 @@ export interface AssetRunOptions {
   readonly signal?: AbortSignal;
   /** Told each sample as it is handed to the client, with the time it was stamped with (epoch ms). */
   readonly onSent?: (sample: AssetSample, sentAtMs: number) => void;
-}
-
-/**
- * Turns Nagle's algorithm off on a client's TCP socket: with it on, a small MQTT packet that
- * follows one not yet acknowledged waits for the peer's delayed ACK (about 40 ms on Linux), which
- * would add that much to every message of a steady stream.
- */
-export function noDelay(client: MqttClient): void {
-  const stream: unknown = client.stream;
-  if (stream instanceof Socket) stream.setNoDelay(true);
 }
 
 /** Whether a run was told to stop (a function, so the check after an await is not narrowed away). */

@@ -5,6 +5,9 @@
  * labelled by its last sample).
  */
 import { seededRandom } from '../onnx/build.js';
+import { datasetFromSamples, type TrainingDataset } from '../training/index.js';
+
+export type { TrainingDataset };
 import { IMU_ACTIVITIES, IMU_CHANNELS, IMU_RATE_HZ, imuFrames } from './imu.js';
 import { PCB_CLASSES, PCB_INPUTS, pcbSample } from './pcb.js';
 import type { Uniform } from './random.js';
@@ -70,37 +73,16 @@ export interface SampleWindow {
   readonly hop: number;
 }
 
-/** A training dataset as a workflow's `train(dataset, …)` receives it. */
-export interface TrainingDataset {
-  readonly featureNames: string[];
-  readonly classes: string[];
-  readonly features: number[][];
-  readonly labels: number[];
-}
-
 /**
- * Rows as the platform hands them to a windowed workflow: every `hop` samples, the last `size`
- * samples flattened time-major (t0 f0, t0 f1, …, t1 f0, …), labelled by the last sample.
+ * `count` samples of a kind of asset from `seed`, as the training dataset the platform would hand a
+ * workflow after storing them (windowed when `window` is given): the platform's own windowing.
  */
-export function windowRows(samples: readonly AssetSample[], window: SampleWindow): AssetSample[] {
-  const rows: AssetSample[] = [];
-  for (let end = window.size; end <= samples.length; end += window.hop) {
-    const last = samples[end - 1] as AssetSample;
-    rows.push({ seq: last.seq, values: samples.slice(end - window.size, end).flatMap((s) => s.values), label: last.label });
-  }
-  return rows;
-}
-
-/** `count` samples of a kind of asset from `seed`, as a training dataset (windowed when `window` is given). */
 export function assetDataset(kind: AssetKind, seed: number, count: number, window?: SampleWindow): TrainingDataset {
   const model = ASSET_MODELS[kind];
   const stream = model.samples(seededRandom(seed));
-  const samples = Array.from({ length: count }, () => stream.next().value as AssetSample);
-  const rows = window === undefined ? samples : windowRows(samples, window);
-  return {
-    featureNames: [...model.inputs],
-    classes: [...model.classes],
-    features: rows.map((r) => [...r.values]),
-    labels: rows.map((r) => model.classes.indexOf(r.label)),
-  };
+  const rows = Array.from({ length: count }, (_, i) => {
+    const sample = stream.next().value as AssetSample;
+    return { ts: i, values: sample.values, label: sample.label };
+  });
+  return datasetFromSamples({ inputs: [...model.inputs], classes: [...model.classes], ...(window === undefined ? {} : { window }) }, { fields: [...model.inputs], rows });
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../onnx/build.js';
-import { ASSET_MODELS, assetDataset, windowRows, type AssetSample } from './catalog.js';
+import { ASSET_MODELS, assetDataset } from './catalog.js';
 import { IMU_ACTIVITIES, IMU_CHANNELS, IMU_RATE_HZ, imuFrames, type ImuFrame } from './imu.js';
 import { PCB_CLASSES, PCB_INPUTS, pcbSample, type PcbSample } from './pcb.js';
 
@@ -85,15 +85,7 @@ describe('imuFrames', () => {
   });
 });
 
-describe('windowRows and assetDataset', () => {
-  it('flattens windows time-major and labels each by its last sample', () => {
-    const samples: AssetSample[] = [0, 1, 2, 3, 4].map((t) => ({ seq: t, values: [t, 10 + t], label: t < 3 ? 'a' : 'b' }));
-    expect(windowRows(samples, { size: 3, hop: 2 })).toEqual([
-      { seq: 2, values: [0, 10, 1, 11, 2, 12], label: 'a' },
-      { seq: 4, values: [2, 12, 3, 13, 4, 14], label: 'b' },
-    ]);
-  });
-
+describe('assetDataset', () => {
   it('gives a training dataset of the contract: feature names, classes, rows, label indices', () => {
     const d = assetDataset('imu', 1, 200, { size: 50, hop: 25 });
     expect(d.featureNames).toEqual([...IMU_CHANNELS]);

@@ -4,7 +4,7 @@
  * would, and `bench asset`, the testing framework that measures a workflow end to end
  * (docs/workflows-reference.md).
  */
-export { ASSET_KINDS, ASSET_MODELS, assetDataset, windowRows } from './catalog.js';
+export { ASSET_KINDS, ASSET_MODELS, assetDataset } from './catalog.js';
 export type { AssetKind, AssetModel, AssetSample, SampleWindow, TrainingDataset } from './catalog.js';
 export { PCB_CLASS_SHARES, PCB_CLASSES, PCB_INPUTS, PCB_LABEL_NOISE, pcbSample } from './pcb.js';
 export type { PcbClass, PcbInput, PcbSample } from './pcb.js';

@@ -122,6 +122,14 @@ describe('Industrial Edge databus', () => {
     expect(mappedValues(sample, mapping.fields)).toMatchObject({ ok: false, reason: 'missing_field' });
   });
 
+  it('reads the label field as the label (an S7 String), not as a value', () => {
+    const state = ok(applyDatabusMetadata(metadata('101', '102', 1)));
+    const sample = ok(decodeDatabusData(state, topic, { seq: 9, vals: [{ id: '101', val: 20.5, qc: 3 }, { id: '102', val: 'pseudo-error', qc: 3 }] }, 'pressure'));
+    expect(sample.label).toBe('pseudo-error');
+    expect(sample.values.has('pressure')).toBe(false);
+    expect(decodeDatabusData(state, topic, { vals: [{ id: '102', val: { nested: true }, qc: 3 }] }, 'pressure')).toMatchObject({ ok: false, reason: 'wrong_type' });
+  });
+
   it('refuses data before metadata, invalid metadata and non-numeric values', () => {
     expect(decodeDatabusData(EMPTY_DATABUS_STATE, topic, data)).toMatchObject({ ok: false, reason: 'no_metadata' });
     expect(applyDatabusMetadata({ connections: [{ dataPoints: [{ topic }] }] })).toMatchObject({ ok: false, reason: 'invalid_metadata' });

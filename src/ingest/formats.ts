@@ -145,10 +145,9 @@ export function decodeJsonSample(value: unknown, mapping: FieldMapping): Decoded
     sample = { ...sample, timestampMs: ts };
   }
   if (mapping.labelField !== undefined && value[mapping.labelField] !== undefined) {
-    const label = value[mapping.labelField];
-    if (typeof label !== 'string' && (typeof label !== 'number' || !Number.isFinite(label))) return refuse('wrong_type', `field "${mapping.labelField}" (the label) must be a string or a number`);
-    if (String(label).length > MAX_LABEL_LENGTH) return refuse('wrong_type', `field "${mapping.labelField}" (the label) is longer than ${MAX_LABEL_LENGTH} characters`);
-    sample = { ...sample, label: String(label) };
+    const label = labelOf(value[mapping.labelField], mapping.labelField);
+    if (!label.ok) return label;
+    sample = { ...sample, label: label.value };
   }
   // An explicitly named sequence field must hold a number; the default `seq` is only used when it does.
   const seq = value[mapping.seqField ?? 'seq'];
@@ -159,6 +158,13 @@ export function decodeJsonSample(value: unknown, mapping: FieldMapping): Decoded
 
 /** The longest label kept: a class name, not a document. */
 export const MAX_LABEL_LENGTH = 256;
+
+/** A label value (a class name or number) as text, or a refusal naming the field it came from. */
+function labelOf(label: unknown, field: string): Decoded<string> {
+  if (typeof label !== 'string' && (typeof label !== 'number' || !Number.isFinite(label))) return refuse('wrong_type', `field "${field}" (the label) must be a string or a number`);
+  if (String(label).length > MAX_LABEL_LENGTH) return refuse('wrong_type', `field "${field}" (the label) is longer than ${MAX_LABEL_LENGTH} characters`);
+  return { ok: true, value: String(label) };
+}
 
 function isSequenceNumber(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -247,14 +253,16 @@ export function applyDatabusMetadata(value: unknown): Decoded<DatabusState> {
 /**
  * Decodes a databus data message on `topic` into named values. Values with quality code 0 (bad)
  * and ids the latest metadata does not know are left out; the sample's time is the oldest
- * timestamp among the values kept, so ingest latency counts from the stalest input.
+ * timestamp among the values kept, so ingest latency counts from the stalest input. The data
+ * point named `labelField` is the sample's label (an S7 String or a number), not a value.
  */
-export function decodeDatabusData(state: DatabusState, topic: string, value: unknown): Decoded<NamedSample> {
+export function decodeDatabusData(state: DatabusState, topic: string, value: unknown, labelField?: string): Decoded<NamedSample> {
   const names = state.namesByTopic.get(topic);
   if (names === undefined) return refuse('no_metadata', `no databus metadata names the data points of topic "${topic}"; publish metadata first`);
   if (!isRecord(value) || !Array.isArray(value['vals'])) return refuse('not_an_object', 'a databus data message must have a "vals" array');
   const values = new Map<string, number>();
   let oldestMs: number | undefined;
+  let label: string | undefined;
   const seq = value['seq'];
   for (const item of value['vals']) {
     if (!isRecord(item) || (typeof item['id'] !== 'string' && typeof item['id'] !== 'number')) return refuse('wrong_type', 'each databus value must have an "id"');
@@ -262,11 +270,17 @@ export function decodeDatabusData(state: DatabusState, topic: string, value: unk
     const name = names.get(String(item['id']));
     if (name === undefined) continue;
     const v = item['val'];
+    if (name === labelField) {
+      const decoded = labelOf(v, name);
+      if (!decoded.ok) return decoded;
+      label = decoded.value;
+      continue;
+    }
     const numeric = typeof v === 'boolean' ? Number(v) : v;
     if (typeof numeric !== 'number' || !Number.isFinite(numeric)) return refuse('wrong_type', `data point "${name}" must carry a finite number`);
     values.set(name, numeric);
     const ts = timestampMs(item['ts']);
     if (ts !== undefined) oldestMs = oldestMs === undefined ? ts : Math.min(oldestMs, ts);
   }
-  return { ok: true, value: { values, ...(oldestMs === undefined ? {} : { timestampMs: oldestMs }), ...(isSequenceNumber(seq) ? { seq } : {}) } };
+  return { ok: true, value: { values, ...(oldestMs === undefined ? {} : { timestampMs: oldestMs }), ...(label === undefined ? {} : { label }), ...(isSequenceNumber(seq) ? { seq } : {}) } };
 }

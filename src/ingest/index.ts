@@ -36,3 +36,4 @@ export {
 } from './sparkplug.js';
 export type { SparkplugState, SparkplugTopic } from './sparkplug.js';
 export { DataSourceStore } from './store.js';
+export { noDelay } from './socket.js';

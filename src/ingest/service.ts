@@ -21,6 +21,7 @@ import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { InferRequest, InferResponse, Tensor } from '../oip/types.js';
 import type { InferenceService } from '../runtime/index.js';
 import type { BrokerEndpoint } from './broker.js';
+import { noDelay } from './socket.js';
 import {
   applyDatabusMetadata,
   decodeDatabusData,
@@ -261,6 +262,7 @@ export class IngestService {
     });
     // The message handler is in place before the CONNACK: a persistent session's queued messages
     // follow it at once, and mqtt.js's default handler would acknowledge them unread.
+    client.on('connect', () => noDelay(client));
     const service = new IngestService(client, options.samples, options.inference, options.maxInFlight ?? 64, options.now ?? Date.now, options.onError ?? (() => {}));
     await new Promise<void>((resolve, reject) => {
       const connected = (): void => {
@@ -429,7 +431,7 @@ export class IngestService {
     }
     const parsed = parseJsonPayload(payload, DEFAULT_PAYLOAD_LIMITS);
     if (!parsed.ok) return parsed;
-    return source.format === 'json' ? decodeJsonSample(parsed.value, source.mapping) : decodeDatabusData(running.databus, topic, parsed.value);
+    return source.format === 'json' ? decodeJsonSample(parsed.value, source.mapping) : decodeDatabusData(running.databus, topic, parsed.value, running.source.mapping.labelField);
   }
 
   private applyBirth(running: Running, topic: SparkplugTopic, payload: Uint8Array): void {

@@ -181,7 +181,7 @@ function noData(message: string): ContinuumError {
  * samples flattened time-major (t0 f0, t0 f1, …, t1 f0 …) every `hop` samples, labelled by its last
  * sample; without, a row is one labelled sample.
  */
-export function datasetFromSamples(manifest: WorkflowManifest, window: SamplesWindow): TrainingDataset {
+export function datasetFromSamples(manifest: Pick<WorkflowManifest, 'inputs' | 'classes' | 'window'>, window: SamplesWindow): TrainingDataset {
   const columns = manifest.inputs.map((input) => {
     const index = window.fields.indexOf(input);
     if (index < 0) throw noData(`the samples have no field '${input}' (they have ${window.fields.join(', ') || 'none'}); map it in the data source or change the manifest's inputs`);
