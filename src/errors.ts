@@ -94,6 +94,9 @@ export const ERROR_KINDS = {
   // Ingest: MQTT data sources.
   CONTINUUM_ERR_DATASOURCE_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
   CONTINUUM_ERR_DATASOURCE_EXISTS: { httpStatus: 409, grpcStatus: GrpcStatus.ALREADY_EXISTS },
+  // Placement and model partitioning (docs/placement.md).
+  CONTINUUM_ERR_INVALID_PLACEMENT: { httpStatus: 400, grpcStatus: GrpcStatus.INVALID_ARGUMENT },
+  CONTINUUM_ERR_INVALID_CUT: { httpStatus: 400, grpcStatus: GrpcStatus.INVALID_ARGUMENT },
   // Security.
   CONTINUUM_ERR_UNAUTHENTICATED: { httpStatus: 401, grpcStatus: GrpcStatus.UNAUTHENTICATED },
   CONTINUUM_ERR_FORBIDDEN: { httpStatus: 403, grpcStatus: GrpcStatus.PERMISSION_DENIED },
