@@ -66,18 +66,36 @@ export function objectivesOf(e: Estimate): ObjectiveValues {
   return { latency: e.latencyMs, cost: e.costPerHour, energy: e.watts, privacy: e.dataLeavesSite ? 1 : 0 };
 }
 
+/** Which constraint an estimate breaks first. */
+type Breach = 'overloaded' | 'data' | 'slo' | 'budget' | 'watts';
+
+/** The first constraint an estimate breaks (cheap: no text), undefined when it meets them all. */
+function breach(e: Estimate, constraints: PlacementConstraints): Breach | undefined {
+  if (e.utilisation >= 1) return 'overloaded';
+  if (constraints.dataStaysOnSite === true && e.dataLeavesSite) return 'data';
+  if (constraints.latencySloMs !== undefined && e.p99LatencyMs > constraints.latencySloMs) return 'slo';
+  if (constraints.budgetPerHour !== undefined && e.costPerHour > constraints.budgetPerHour) return 'budget';
+  if (constraints.maxWatts !== undefined && e.watts > constraints.maxWatts) return 'watts';
+  return undefined;
+}
+
 /** The first constraint an estimate breaks, in words; undefined when it meets them all. */
 export function violation(e: Estimate, constraints: PlacementConstraints, dataSite: string): string | undefined {
-  if (e.utilisation >= 1) return `overloaded: ${fixed(e.utilisation * 100, 0)}% utilisation with ${replicasText(e.replicas)}`;
-  if (constraints.dataStaysOnSite === true && e.dataLeavesSite) return `raw data would leave site ${dataSite}`;
-  if (constraints.latencySloMs !== undefined && e.p99LatencyMs > constraints.latencySloMs) {
-    return `p99 latency ${fixed(e.p99LatencyMs, 1)} ms exceeds the ${constraints.latencySloMs} ms SLO with ${replicasText(e.replicas)}`;
+  const replicas = replicasText(e.replicas);
+  switch (breach(e, constraints)) {
+    case undefined:
+      return undefined;
+    case 'overloaded':
+      return `overloaded: ${fixed(e.utilisation * 100, 0)}% utilisation with ${replicas}`;
+    case 'data':
+      return `raw data would leave site ${dataSite}`;
+    case 'slo':
+      return `p99 latency ${fixed(e.p99LatencyMs, 1)} ms exceeds the ${constraints.latencySloMs} ms SLO with ${replicas}`;
+    case 'budget':
+      return `$${fixed(e.costPerHour, 4)}/h exceeds the $${constraints.budgetPerHour}/h budget with ${replicas}`;
+    case 'watts':
+      return `${fixed(e.watts, 1)} W exceeds the ${constraints.maxWatts} W limit with ${replicas}`;
   }
-  if (constraints.budgetPerHour !== undefined && e.costPerHour > constraints.budgetPerHour) {
-    return `$${fixed(e.costPerHour, 4)}/h exceeds the $${constraints.budgetPerHour}/h budget with ${replicasText(e.replicas)}`;
-  }
-  if (constraints.maxWatts !== undefined && e.watts > constraints.maxWatts) return `${fixed(e.watts, 1)} W exceeds the ${constraints.maxWatts} W limit with ${replicasText(e.replicas)}`;
-  return undefined;
 }
 
 /** The weighted score of objective values under bounds: the weighted mean of each scaled to 0–1. */
@@ -100,9 +118,11 @@ export function compareCandidates(a: ScoredCandidate, b: ScoredCandidate): numbe
 }
 
 function compareObjectives(a: Estimate, b: Estimate): number {
-  const va = objectivesOf(a);
-  const vb = objectivesOf(b);
-  for (const o of OBJECTIVES) if (va[o] !== vb[o]) return va[o] - vb[o];
+  return compareValues(objectivesOf(a), objectivesOf(b));
+}
+
+function compareValues(a: ObjectiveValues, b: ObjectiveValues): number {
+  for (const o of OBJECTIVES) if (a[o] !== b[o]) return a[o] - b[o];
   return 0;
 }
 
@@ -118,7 +138,7 @@ export function optimize(request: PlacementRequest, nodes: readonly Node[], link
     }
     const estimates = estimateReplicaCounts(request, node, route);
     const before = feasible.length;
-    for (const e of estimates) if (violation(e, request.constraints, request.dataSite) === undefined) feasible.push({ node, estimate: e });
+    for (const e of estimates) if (breach(e, request.constraints) === undefined) feasible.push({ node, estimate: e });
     if (feasible.length === before) excluded.push({ node: node.name, reason: exclusionReason(request, node, estimates) });
   }
   if (feasible.length === 0) {
@@ -163,19 +183,22 @@ interface StairPoint {
  * candidate whose data leaves its site is checked against both.
  */
 export function paretoFront(estimates: readonly Estimate[]): Estimate[] {
-  const order = [...estimates].sort(compareObjectives);
+  const points = estimates.map((e) => ({ e, p: objectivesOf(e) }));
+  points.sort((a, b) => compareValues(a.p, b.p));
   const stairs: [StairPoint[], StairPoint[]] = [[], []];
   const front: Estimate[] = [];
-  for (const e of order) {
-    const p = objectivesOf(e);
-    const groups = p.privacy === 1 ? [stairs[0], stairs[1]] : [stairs[0]];
-    const dominated = groups.some((stair, group) => stair.some((q) => q.cost <= p.cost && q.energy <= p.energy && (q.latency < p.latency || q.cost < p.cost || q.energy < p.energy || group < p.privacy)));
+  for (const { e, p } of points) {
+    const privacy = p.privacy === 1 ? 1 : 0;
+    let dominated = false;
+    for (let group = 0; group <= privacy && !dominated; group++) {
+      dominated = (stairs[group] as StairPoint[]).some((q) => q.cost <= p.cost && q.energy <= p.energy && (q.latency < p.latency || q.cost < p.cost || q.energy < p.energy || group < privacy));
+    }
     if (dominated) continue;
     front.push(e);
-    const own = stairs[p.privacy] as StairPoint[];
+    const own = stairs[privacy];
     if (own.some((q) => q.cost <= p.cost && q.energy <= p.energy)) continue;
-    stairs[p.privacy] = own.filter((q) => !(p.cost <= q.cost && p.energy <= q.energy));
-    (stairs[p.privacy] as StairPoint[]).push({ latency: p.latency, cost: p.cost, energy: p.energy });
+    stairs[privacy] = own.filter((q) => !(p.cost <= q.cost && p.energy <= q.energy));
+    stairs[privacy].push({ latency: p.latency, cost: p.cost, energy: p.energy });
   }
   return front;
 }
