@@ -3,7 +3,8 @@
  * intermediate tensors (ONNX Runtime infers them; graph outputs need no declared type), and per
  * candidate cut the head's and the tail's run times and the bytes that cross, as Neurosurgeon
  * profiles each layer (Kang et al., ASPLOS 2017). Times are medians of single-request runs on
- * this machine, which is therefore speed score 1.
+ * this machine, which is therefore speed score 1, on one intra-op thread: a replica computes on
+ * one core (src/placement), and on a shared machine more threads measure contention, not the model.
  */
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
@@ -23,6 +24,9 @@ const ELEM_TYPE_OF_ORT: ReadonlyMap<string, number> = new Map(Object.entries(ORT
 /** Runs each measurement is the median of. @default 30 */
 export const DEFAULT_PROFILE_RUNS = 30;
 
+/** Session options of every measurement: one request at a time on one core. */
+export const PROFILE_SESSION_OPTIONS: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1 };
+
 /** Runs before measuring, so first-run allocations are not counted. */
 const WARMUP_RUNS = 3;
 
@@ -31,7 +35,7 @@ export async function tensorTypes(bytes: Uint8Array, names: readonly string[]): 
   const model = decodeForCut(bytes);
   const declared = new Set((model.graph.output ?? []).map((o) => o.name ?? ''));
   const probe = onnx.ModelProto.encode(onnx.ModelProto.create({ ...model, graph: { ...model.graph, output: [...(model.graph.output ?? []), ...names.filter((n) => !declared.has(n)).map((name) => ({ name }))] } })).finish();
-  const session = await ort.InferenceSession.create(probe);
+  const session = await ort.InferenceSession.create(probe, PROFILE_SESSION_OPTIONS);
   try {
     const types = new Map<string, TensorType>();
     for (const meta of session.outputMetadata) {
@@ -67,8 +71,12 @@ export async function medianRunMs(session: ort.InferenceSession, feeds: Record<s
     await session.run(feeds);
     times.push(performance.now() - start);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)] as number;
+  return medianOf(times);
+}
+
+/** The median (upper middle for an even count). */
+function medianOf(values: readonly number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 }
 
 /** Bytes of the tensors in a map (a request's inputs, outputs or crossing tensors). */
@@ -100,38 +108,80 @@ export async function splitsOf(bytes: Uint8Array, maxTensors = DEFAULT_MAX_CUT_T
   return cuts.map((cut) => splitModel(bytes, cut, types));
 }
 
-/** Measures the whole model and the head and tail at every cut, one request at a time. */
-export async function profileCuts(bytes: Uint8Array, opts: { readonly runs?: number; readonly maxTensors?: number } = {}): Promise<CutProfile> {
-  const runs = opts.runs ?? DEFAULT_PROFILE_RUNS;
-  const whole = await ort.InferenceSession.create(bytes);
-  const feeds = sampleInputs(whole);
-  let measured: { wholeMs: number; outputBytes: number };
+/** A model loaded for measuring or serving split: the whole model, and head and tail at every cut. */
+export interface LoadedCuts {
+  readonly whole: ort.InferenceSession;
+  /** One request's inputs. */
+  readonly feeds: Record<string, ort.Tensor>;
+  readonly splits: readonly { readonly split: SplitModel; readonly head: ort.InferenceSession; readonly tail: ort.InferenceSession; readonly label: string }[];
+  release(): Promise<void>;
+}
+
+/** Loads the whole model and every cut's head and tail into ONNX Runtime sessions. */
+export async function loadCuts(bytes: Uint8Array, maxTensors = DEFAULT_MAX_CUT_TENSORS): Promise<LoadedCuts> {
+  const sessions: ort.InferenceSession[] = [];
+  const open = async (model: Uint8Array): Promise<ort.InferenceSession> => {
+    const session = await ort.InferenceSession.create(model, PROFILE_SESSION_OPTIONS);
+    sessions.push(session);
+    return session;
+  };
+  const release = async (): Promise<void> => void (await Promise.all(sessions.map((s) => s.release())));
   try {
-    measured = { wholeMs: await medianRunMs(whole, feeds, runs), outputBytes: tensorBytes(await whole.run(feeds)) };
-  } finally {
-    await whole.release();
+    const whole = await open(bytes);
+    const splits: LoadedCuts['splits'][number][] = [];
+    for (const split of await splitsOf(bytes, maxTensors)) {
+      splits.push({ split, head: await open(split.head), tail: await open(split.tail), label: `after ${split.cut.lastHeadNode} (${split.cut.tensors.join(', ')})` });
+    }
+    return { whole, feeds: sampleInputs(whole), splits, release };
+  } catch (err) {
+    await release();
+    throw err;
   }
-  const inputBytes = tensorBytes(feeds);
-  const cuts: ProfiledCut[] = [{ label: 'all-cloud', kind: 'all-cloud', cut: undefined, headMs: 0, tailMs: measured.wholeMs, bytes: inputBytes }];
-  for (const split of await splitsOf(bytes, opts.maxTensors)) {
-    const head = await ort.InferenceSession.create(split.head);
-    const tail = await ort.InferenceSession.create(split.tail);
-    try {
-      const crossing = await head.run(feeds);
-      cuts.push({
-        label: `after ${split.cut.lastHeadNode} (${split.cut.tensors.join(', ')})`,
-        kind: 'split',
-        cut: split.cut,
-        headMs: await medianRunMs(head, feeds, runs),
-        tailMs: await medianRunMs(tail, crossing, runs),
-        bytes: tensorBytes(crossing),
-      });
-    } finally {
-      await Promise.all([head.release(), tail.release()]);
+}
+
+/**
+ * Measures the whole model and the head and tail at every cut, one request at a time. The
+ * sessions take turns run by run, so a change in the machine's load weighs on all of them alike.
+ */
+export async function profileLoaded(loaded: LoadedCuts, runs = DEFAULT_PROFILE_RUNS): Promise<CutProfile> {
+  const { whole, feeds, splits } = loaded;
+  const outputs = await whole.run(feeds);
+  const crossings = await Promise.all(splits.map((s) => s.head.run(feeds)));
+  const timed: { readonly session: ort.InferenceSession; readonly feeds: Record<string, ort.Tensor> }[] = [
+    { session: whole, feeds },
+    ...splits.flatMap((s, i) => [{ session: s.head, feeds }, { session: s.tail, feeds: crossings[i] as Record<string, ort.Tensor> }]),
+  ];
+  const times = timed.map(() => [] as number[]);
+  for (let round = -WARMUP_RUNS; round < runs; round++) {
+    for (const [i, t] of timed.entries()) {
+      const start = performance.now();
+      await t.session.run(t.feeds);
+      if (round >= 0) times[i]?.push(performance.now() - start);
     }
   }
-  cuts.push({ label: 'all-edge', kind: 'all-edge', cut: undefined, headMs: measured.wholeMs, tailMs: 0, bytes: 0 });
-  return { cuts, inputBytes, outputBytes: measured.outputBytes, wholeMs: measured.wholeMs };
+  const medianMs = (i: number): number => medianOf(times[i] as number[]);
+  const wholeMs = medianMs(0);
+  const inputBytes = tensorBytes(feeds);
+  return {
+    cuts: [
+      { label: 'all-cloud', kind: 'all-cloud', cut: undefined, headMs: 0, tailMs: wholeMs, bytes: inputBytes },
+      ...splits.map((s, i): ProfiledCut => ({ label: s.label, kind: 'split', cut: s.split.cut, headMs: medianMs(1 + 2 * i), tailMs: medianMs(2 + 2 * i), bytes: tensorBytes(crossings[i] as Record<string, ort.Tensor>) })),
+      { label: 'all-edge', kind: 'all-edge', cut: undefined, headMs: wholeMs, tailMs: 0, bytes: 0 },
+    ],
+    inputBytes,
+    outputBytes: tensorBytes(outputs),
+    wholeMs,
+  };
+}
+
+/** Loads a model's cuts, measures them ({@link profileLoaded}) and releases the sessions. */
+export async function profileCuts(bytes: Uint8Array, opts: { readonly runs?: number; readonly maxTensors?: number } = {}): Promise<CutProfile> {
+  const loaded = await loadCuts(bytes, opts.maxTensors);
+  try {
+    return await profileLoaded(loaded, opts.runs);
+  } finally {
+    await loaded.release();
+  }
 }
 
 /**
@@ -141,7 +191,7 @@ export async function profileCuts(bytes: Uint8Array, opts: { readonly runs?: num
  */
 export async function measureModelProfile(bytes: Uint8Array, runs = DEFAULT_PROFILE_RUNS): Promise<ModelProfile> {
   const rssBefore = process.memoryUsage().rss;
-  const session = await ort.InferenceSession.create(bytes);
+  const session = await ort.InferenceSession.create(bytes, PROFILE_SESSION_OPTIONS);
   try {
     const feeds = sampleInputs(session);
     const outputs = await session.run(feeds);
