@@ -13,6 +13,7 @@ import { registerBenchCommands } from './bench.js';
 import { registerDeploymentCommands } from './deployments.js';
 import { registerEventCommands } from './events.js';
 import { registerModelCommands } from './models.js';
+import { registerPlacementCommands } from './placement.js';
 import { registerReleaseCommands } from './releases.js';
 import { registerRolloutCommands } from './rollouts.js';
 import { registerSimulateCommand } from './simulate.js';
@@ -100,6 +101,7 @@ export function buildProgram(): Command {
   registerEventCommands(program);
   registerAlertCommands(program);
   registerDataSourceCommands(program);
+  registerPlacementCommands(program);
   return program;
 }
 
