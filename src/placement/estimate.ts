@@ -17,7 +17,7 @@
  *   busy on average), linear between idle and busy power (Fan, Weber & Barroso, ISCA 2007);
  * - privacy = whether raw data leaves the data's site.
  */
-import type { Link, ModelProfile, Node, PlacementRequest } from './types.js';
+import type { Link, ModelProfile, Node, PlacementConstraints, PlacementRequest } from './types.js';
 
 /** How the data reaches a node: the link used, or none when the sites are not joined. */
 export interface Route {
@@ -130,17 +130,33 @@ function estimateWith(node: Node, terms: NodeTerms, replicas: number, erlangC: n
 /**
  * Estimates for every replica count from 1 to {@link maxReplicas} on one node, in one pass of
  * the Erlang B recursion (each count's probability of waiting comes from the previous one's).
+ * Given `skipCertainBreaches`, counts that surely break a constraint are not built: those with no
+ * more replicas than the offered load (an unstable queue) and, as cost and power grow with every
+ * replica, those beyond the budget or the power limit. The rest still need checking.
  */
-export function estimateReplicaCounts(request: PlacementRequest, node: Node, route: Route): Estimate[] {
+export function estimateReplicaCounts(request: PlacementRequest, node: Node, route: Route, skipCertainBreaches?: PlacementConstraints): Estimate[] {
   const terms = nodeTerms(request, node, route);
   const a = terms.offeredLoad;
+  const { from, to } = skipCertainBreaches === undefined ? { from: 1, to: Number.POSITIVE_INFINITY } : plausibleReplicas(terms, skipCertainBreaches);
   const estimates: Estimate[] = [];
   let erlangB = 1;
-  for (let c = 1, last = maxReplicas(node, request.model); c <= last; c++) {
+  for (let c = 1, last = Math.min(maxReplicas(node, request.model), to); c <= last; c++) {
     erlangB = (a * erlangB) / (c + a * erlangB);
-    estimates.push(estimateWith(node, terms, c, erlangCFromB(c, a, erlangB), request.ratePerS));
+    if (c >= from) estimates.push(estimateWith(node, terms, c, erlangCFromB(c, a, erlangB), request.ratePerS));
   }
   return estimates;
+}
+
+/** Slack on the budget and power bounds, so rounding never drops a count that meets them exactly. */
+const BOUND_SLACK = 1 + 1e-9;
+
+function plausibleReplicas(terms: NodeTerms, constraints: PlacementConstraints): { readonly from: number; readonly to: number } {
+  const within = (limit: number | undefined, fixedPart: number, perReplica: number): number =>
+    limit === undefined || perReplica <= 0 ? Number.POSITIVE_INFINITY : Math.floor(((limit - fixedPart) / perReplica) * BOUND_SLACK);
+  return {
+    from: Math.floor(terms.offeredLoad) + 1,
+    to: Math.min(within(constraints.budgetPerHour, terms.egressCostPerHour, terms.replicaCostPerHour), within(constraints.maxWatts, terms.busyWatts, terms.idleWattsPerReplica)),
+  };
 }
 
 /** The estimate for one replica count (which may exceed what fits; feasibility is the optimizer's). */

@@ -12,7 +12,7 @@
  * src/placement/reference.ts finds the same choice by brute force.
  */
 import { estimate, estimateReplicaCounts, maxReplicas, routeBetween } from './estimate.js';
-import type { Estimate } from './estimate.js';
+import type { Estimate, Route } from './estimate.js';
 import type { Link, Node, Placement, PlacementConstraints, PlacementRequest, PlacementWeights, Tier } from './types.js';
 
 /** The objectives, in the order of every objective vector. */
@@ -100,15 +100,13 @@ export function violation(e: Estimate, constraints: PlacementConstraints, dataSi
 
 /** The weighted score of objective values under bounds: the weighted mean of each scaled to 0–1. */
 export function scoreOf(values: ObjectiveValues, bounds: ObjectiveBounds, weights: PlacementWeights): { readonly scaled: ObjectiveValues; readonly score: number } {
-  const scaled = {} as Record<Objective, number>;
-  let weighted = 0;
-  let total = 0;
-  for (const o of OBJECTIVES) {
+  const scale = (o: Objective): number => {
     const span = bounds.max[o] - bounds.min[o];
-    scaled[o] = span > 0 ? (values[o] - bounds.min[o]) / span : 0;
-    weighted += weights[o] * scaled[o];
-    total += weights[o];
-  }
+    return span > 0 ? (values[o] - bounds.min[o]) / span : 0;
+  };
+  const scaled: ObjectiveValues = { latency: scale('latency'), cost: scale('cost'), energy: scale('energy'), privacy: scale('privacy') };
+  const total = weights.latency + weights.cost + weights.energy + weights.privacy;
+  const weighted = weights.latency * scaled.latency + weights.cost * scaled.cost + weights.energy * scaled.energy + weights.privacy * scaled.privacy;
   return { scaled, score: total > 0 ? weighted / total : 0 };
 }
 
@@ -122,8 +120,7 @@ function compareObjectives(a: Estimate, b: Estimate): number {
 }
 
 function compareValues(a: ObjectiveValues, b: ObjectiveValues): number {
-  for (const o of OBJECTIVES) if (a[o] !== b[o]) return a[o] - b[o];
-  return 0;
+  return a.latency - b.latency || a.cost - b.cost || a.energy - b.energy || a.privacy - b.privacy;
 }
 
 /** Places a request: its Pareto front over nodes × replica counts and the weighted choice. */
@@ -136,34 +133,35 @@ export function optimize(request: PlacementRequest, nodes: readonly Node[], link
       excluded.push({ node: node.name, reason: `no link from site ${request.dataSite} to site ${node.site}` });
       continue;
     }
-    const estimates = estimateReplicaCounts(request, node, route);
     const before = feasible.length;
-    for (const e of estimates) if (breach(e, request.constraints) === undefined) feasible.push({ node, estimate: e });
-    if (feasible.length === before) excluded.push({ node: node.name, reason: exclusionReason(request, node, estimates) });
+    for (const e of estimateReplicaCounts(request, node, route, request.constraints)) if (breach(e, request.constraints) === undefined) feasible.push({ node, estimate: e });
+    if (feasible.length === before) excluded.push({ node: node.name, reason: exclusionReason(request, node, route) });
   }
   if (feasible.length === 0) {
     return { feasibleCount: 0, front: [], choice: undefined, excluded, bounds: undefined, explanation: ['no node meets the constraints', ...excluded.map((x) => `${x.node}: ${x.reason}`)] };
   }
-  const bounds = boundsOf(feasible.map((f) => objectivesOf(f.estimate)));
-  const nodeOf = new Map(feasible.map((f) => [f.node.name, f.node]));
-  const front = paretoFront(feasible.map((f) => f.estimate))
-    .map((e) => scored(e, nodeOf.get(e.node) as Node, bounds, request.weights))
+  const values = feasible.map((f) => objectivesOf(f.estimate));
+  const bounds = boundsOf(values);
+  const front = frontIndices(values)
+    .map((i) => scored(feasible[i]?.estimate as Estimate, feasible[i]?.node as Node, values[i] as ObjectiveValues, bounds, request.weights))
     .sort(compareCandidates);
   const choice = front[0] as ScoredCandidate;
   return { feasibleCount: feasible.length, front, choice, excluded, bounds, explanation: explain(request, choice, front, feasible.length, excluded) };
 }
 
-function scored(e: Estimate, node: Node, bounds: ObjectiveBounds, weights: PlacementWeights): ScoredCandidate {
-  return { ...e, tier: node.tier, site: node.site, ...scoreOf(objectivesOf(e), bounds, weights) };
+function scored(e: Estimate, node: Node, values: ObjectiveValues, bounds: ObjectiveBounds, weights: PlacementWeights): ScoredCandidate {
+  return { ...e, tier: node.tier, site: node.site, ...scoreOf(values, bounds, weights) };
 }
 
-/** Least and greatest of each objective. */
+/** Least and greatest of each objective, in one pass. */
 export function boundsOf(values: readonly ObjectiveValues[]): ObjectiveBounds {
-  const min = {} as Record<Objective, number>;
-  const max = {} as Record<Objective, number>;
-  for (const o of OBJECTIVES) {
-    min[o] = Math.min(...values.map((v) => v[o]));
-    max[o] = Math.max(...values.map((v) => v[o]));
+  const min = { latency: Infinity, cost: Infinity, energy: Infinity, privacy: Infinity };
+  const max = { latency: -Infinity, cost: -Infinity, energy: -Infinity, privacy: -Infinity };
+  for (const v of values) {
+    for (const o of OBJECTIVES) {
+      if (v[o] < min[o]) min[o] = v[o];
+      if (v[o] > max[o]) max[o] = v[o];
+    }
   }
   return { min, max };
 }
@@ -183,35 +181,40 @@ interface StairPoint {
  * candidate whose data leaves its site is checked against both.
  */
 export function paretoFront(estimates: readonly Estimate[]): Estimate[] {
-  const points = estimates.map((e) => ({ e, p: objectivesOf(e) }));
-  points.sort((a, b) => compareValues(a.p, b.p));
+  return frontIndices(estimates.map(objectivesOf)).map((i) => estimates[i] as Estimate);
+}
+
+/** Indices of the non-dominated objective vectors, in sweep order (see {@link paretoFront}). */
+function frontIndices(values: readonly ObjectiveValues[]): number[] {
+  const order = values.map((_, i) => i).sort((a, b) => compareValues(values[a] as ObjectiveValues, values[b] as ObjectiveValues));
   const stairs: [StairPoint[], StairPoint[]] = [[], []];
-  const front: Estimate[] = [];
-  for (const { e, p } of points) {
+  const front: number[] = [];
+  for (const i of order) {
+    const p = values[i] as ObjectiveValues;
     const privacy = p.privacy === 1 ? 1 : 0;
     let dominated = false;
     for (let group = 0; group <= privacy && !dominated; group++) {
       dominated = (stairs[group] as StairPoint[]).some((q) => q.cost <= p.cost && q.energy <= p.energy && (q.latency < p.latency || q.cost < p.cost || q.energy < p.energy || group < privacy));
     }
     if (dominated) continue;
-    front.push(e);
+    front.push(i);
     const own = stairs[privacy];
     if (own.some((q) => q.cost <= p.cost && q.energy <= p.energy)) continue;
     stairs[privacy] = own.filter((q) => !(p.cost <= q.cost && p.energy <= q.energy));
-    stairs[privacy].push({ latency: p.latency, cost: p.cost, energy: p.energy });
+    stairs[privacy].push(p);
   }
   return front;
 }
 
-function exclusionReason(request: PlacementRequest, node: Node, estimates: readonly Estimate[]): string {
-  const first = estimates[0];
-  const last = estimates[estimates.length - 1];
-  if (first === undefined || last === undefined) {
+/** Why no replica count fits on a node: the constraint broken with 1 replica and with the most that fit. */
+function exclusionReason(request: PlacementRequest, node: Node, route: Route): string {
+  const most = maxReplicas(node, request.model);
+  if (most === 0) {
     return `no replica fits: ${Math.floor(node.cores)} core(s), ${mib(node.memoryBytes)} MiB memory for ${mib(request.model.memoryBytes)} MiB per replica`;
   }
-  const atFirst = violation(first, request.constraints, request.dataSite) as string;
-  const atLast = violation(last, request.constraints, request.dataSite) as string;
-  return atFirst === atLast || first === last ? atFirst : `${atFirst}; ${atLast}`;
+  const atFirst = violation(estimate(request, node, route, 1), request.constraints, request.dataSite) as string;
+  const atLast = violation(estimate(request, node, route, most), request.constraints, request.dataSite) as string;
+  return atFirst === atLast || most === 1 ? atFirst : `${atFirst}; ${atLast}`;
 }
 
 function explain(request: PlacementRequest, choice: ScoredCandidate, front: readonly ScoredCandidate[], feasibleCount: number, excluded: readonly ExcludedNode[]): string[] {
