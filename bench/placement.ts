@@ -144,6 +144,8 @@ function render(r: PlacementBenchResult): string {
     '',
     targetsTable(r.targets),
     '',
+    `Load average ${r.machine.loadAverageAtStart.toFixed(1)} on ${r.machine.cpus} cores at the start: wall-time tails count the time other processes held the core, CPU time does not.`,
+    '',
     `| measure | value |`,
     '|---|--:|',
     `| same choice as brute force | ${r.choiceAgreement * r.scenarios} / ${r.scenarios} |`,

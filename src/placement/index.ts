@@ -8,10 +8,10 @@ export { TIERS, type Link, type ModelProfile, type Node, type Placement, type Pl
 export { erlangC, estimate, estimateReplicaCounts, MAX_REPLICAS_PER_NODE, maxReplicas, routeBetween, SAME_SITE_ROUTE, type Estimate, type Route } from './estimate.js';
 export {
   DEFAULT_MARGIN_SCORE,
-  describe,
+  describeCandidate,
   OBJECTIVES,
   optimize,
-  paretoFront,
+  paretoFrontIndices,
   replace,
   scoreOf,
   type ExcludedNode,

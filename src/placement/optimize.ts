@@ -142,7 +142,7 @@ export function optimize(request: PlacementRequest, nodes: readonly Node[], link
   }
   const values = feasible.map((f) => objectivesOf(f.estimate));
   const bounds = boundsOf(values);
-  const front = frontIndices(values)
+  const front = paretoFrontIndices(values)
     .map((i) => scored(feasible[i]?.estimate as Estimate, feasible[i]?.node as Node, values[i] as ObjectiveValues, bounds, request.weights))
     .sort(compareCandidates);
   const choice = front[0] as ScoredCandidate;
@@ -178,14 +178,10 @@ interface StairPoint {
  * Preparata's sweep ("On finding the maxima of a set of vectors", J. ACM 22(4), 1975): in order of
  * latency, a candidate is dominated exactly when an earlier one is no worse on cost and power and
  * no worse on privacy. Privacy takes two values, so each keeps its own (cost, power) staircase; a
- * candidate whose data leaves its site is checked against both.
+ * candidate whose data leaves its site is checked against both. Returns the indices of the
+ * non-dominated vectors, in sweep order.
  */
-export function paretoFront(estimates: readonly Estimate[]): Estimate[] {
-  return frontIndices(estimates.map(objectivesOf)).map((i) => estimates[i] as Estimate);
-}
-
-/** Indices of the non-dominated objective vectors, in sweep order (see {@link paretoFront}). */
-function frontIndices(values: readonly ObjectiveValues[]): number[] {
+export function paretoFrontIndices(values: readonly ObjectiveValues[]): number[] {
   const order = values.map((_, i) => i).sort((a, b) => compareValues(values[a] as ObjectiveValues, values[b] as ObjectiveValues));
   const stairs: [StairPoint[], StairPoint[]] = [[], []];
   const front: number[] = [];
@@ -220,7 +216,7 @@ function exclusionReason(request: PlacementRequest, node: Node, route: Route): s
 function explain(request: PlacementRequest, choice: ScoredCandidate, front: readonly ScoredCandidate[], feasibleCount: number, excluded: readonly ExcludedNode[]): string[] {
   const w = request.weights;
   const lines = [
-    `${describe(choice, request)}`,
+    describeCandidate(choice, request),
     `chosen for the lowest weighted score ${fixed(choice.score, 3)} (weights latency=${w.latency}, cost=${w.cost}, energy=${w.energy}, privacy=${w.privacy}; each objective scaled to 0-1 over ${feasibleCount} feasible placements; ${front.length} on the Pareto front)`,
   ];
   const best = (o: Objective): ScoredCandidate => front.reduce((a, b) => (objectivesOf(b)[o] < objectivesOf(a)[o] ? b : a));
@@ -237,7 +233,7 @@ function explain(request: PlacementRequest, choice: ScoredCandidate, front: read
 }
 
 /** One line describing a candidate's estimates. */
-export function describe(c: ScoredCandidate, request: PlacementRequest): string {
+export function describeCandidate(c: ScoredCandidate, request: PlacementRequest): string {
   const slo = request.constraints.latencySloMs === undefined ? '' : `, SLO ${request.constraints.latencySloMs} ms`;
   const data = c.dataLeavesSite ? `raw data leaves site ${request.dataSite}` : `raw data stays on site ${request.dataSite}`;
   return `${label(c)} on ${c.tier} site ${c.site}: mean latency ${fixed(c.latencyMs, 1)} ms (p99 ${fixed(c.p99LatencyMs, 1)} ms${slo}; network ${fixed(c.networkMs, 1)}, wait ${fixed(c.waitMs, 2)}, compute ${fixed(c.computeMs, 2)}), $${fixed(c.costPerHour, 4)}/h, ${fixed(c.watts, 1)} W (${fixed(c.joulesPerInference, 3)} J/inference), ${data}`;
