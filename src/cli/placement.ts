@@ -5,6 +5,7 @@
  */
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import { ContinuumError } from '../errors.js';
 import { chooseCut } from '../onnx/partition.js';
@@ -20,6 +21,13 @@ const MAX_JSON_FILE_BYTES = 16 * 1024 * 1024;
 
 /** Largest model file measured. */
 const MAX_MODEL_FILE_BYTES = 512 * 1024 * 1024;
+
+/** A finite number >= 0 (a round-trip time may be 0 on one site). */
+function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number >= 0');
+  return n;
+}
 
 /** Reads a file of at most `maxBytes`, refusing a larger one before reading it. */
 function readBounded(file: string, maxBytes: number): Buffer {
@@ -135,7 +143,7 @@ export function registerPlacementCommands(program: Command, out: Output = stdout
     .command('partition <model>')
     .description('profile an ONNX model at every cut on ONNX Runtime and choose where to split it between edge and cloud for a link (Neurosurgeon-style)')
     .requiredOption('--bandwidth <bytesPerS>', 'link bandwidth, bytes per second', positiveNumber)
-    .requiredOption('--rtt-ms <ms>', 'link round-trip time', (v: string) => (v.trim() === '0' ? 0 : positiveNumber(v)))
+    .requiredOption('--rtt-ms <ms>', 'link round-trip time', nonNegativeNumber)
     .option('--edge-speed <score>', "the edge's speed relative to this machine", positiveNumber, 1)
     .option('--cloud-speed <score>', "the cloud's speed relative to this machine", positiveNumber, 1)
     .option('--result-back', 'the prediction returns to the edge (counts its bytes and rtt/2 for every cut that uses the cloud)')

@@ -2,8 +2,8 @@
  * Measuring a model for partitioning and placement on the real onnxruntime-node: the types of its
  * intermediate tensors (ONNX Runtime infers them; graph outputs need no declared type), and per
  * candidate cut the head's and the tail's run times and the bytes that cross, as Neurosurgeon
- * profiles each layer (Kang et al., ASPLOS 2017). Times are medians of single-request runs on
- * this machine, which is therefore speed score 1, on one intra-op thread: a replica computes on
+ * profiles each layer (Kang et al., ASPLOS 2017). Times are medians of the CPU time of
+ * single-request runs on this machine, which is therefore speed score 1, on one intra-op thread: a replica computes on
  * one core (src/placement), and on a shared machine more threads measure contention, not the model.
  */
 import * as ort from 'onnxruntime-node';
@@ -62,15 +62,23 @@ export function sampleInputs(session: ort.InferenceSession, seed = 7): Record<st
   return feeds;
 }
 
-/** Median wall time of one `session.run`, ms, after a warm-up. */
+/**
+ * The compute time of one `session.run`, ms: the CPU time this process spends on it (with one
+ * intra-op thread, the run's own thread), so time other processes hold the core is not counted —
+ * on a shared machine wall times measure the neighbours as much as the model.
+ */
+export async function runCpuMs(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<number> {
+  const before = process.cpuUsage();
+  await session.run(feeds);
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
+}
+
+/** Median compute time ({@link runCpuMs}) of one `session.run`, ms, after a warm-up. */
 export async function medianRunMs(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, runs = DEFAULT_PROFILE_RUNS): Promise<number> {
   for (let i = 0; i < WARMUP_RUNS; i++) await session.run(feeds);
   const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await session.run(feeds);
-    times.push(performance.now() - start);
-  }
+  for (let i = 0; i < runs; i++) times.push(await runCpuMs(session, feeds));
   return medianOf(times);
 }
 
@@ -140,8 +148,9 @@ export async function loadCuts(bytes: Uint8Array, maxTensors = DEFAULT_MAX_CUT_T
 }
 
 /**
- * Measures the whole model and the head and tail at every cut, one request at a time. The
- * sessions take turns run by run, so a change in the machine's load weighs on all of them alike.
+ * Measures the compute time of the whole model and of the head and tail at every cut, one request
+ * at a time. The sessions take turns run by run, so a change in the machine's load weighs on all
+ * of them alike.
  */
 export async function profileLoaded(loaded: LoadedCuts, runs = DEFAULT_PROFILE_RUNS): Promise<CutProfile> {
   const { whole, feeds, splits } = loaded;
@@ -154,9 +163,8 @@ export async function profileLoaded(loaded: LoadedCuts, runs = DEFAULT_PROFILE_R
   const times = timed.map(() => [] as number[]);
   for (let round = -WARMUP_RUNS; round < runs; round++) {
     for (const [i, t] of timed.entries()) {
-      const start = performance.now();
-      await t.session.run(t.feeds);
-      if (round >= 0) times[i]?.push(performance.now() - start);
+      const ms = await runCpuMs(t.session, t.feeds);
+      if (round >= 0) times[i]?.push(ms);
     }
   }
   const medianMs = (i: number): number => medianOf(times[i] as number[]);

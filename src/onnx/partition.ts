@@ -61,7 +61,7 @@ export function decodeForCut(bytes: Uint8Array): ModelProto & { readonly graph: 
   }
   const graph = model.graph;
   if (graph === null || graph === undefined || (graph.node ?? []).length === 0) throw invalidCut('the model has no graph nodes to cut');
-  const sub = (graph.node ?? []).find((n) => (n.attribute ?? []).some((a) => a.g !== null && a.g !== undefined || (a.graphs ?? []).length > 0));
+  const sub = (graph.node ?? []).find((n) => (n.attribute ?? []).some((a) => (a.g !== null && a.g !== undefined) || (a.graphs ?? []).length > 0));
   if (sub !== undefined) throw invalidCut(`node ${sub.name ?? sub.opType ?? '?'} holds a subgraph (If/Loop/Scan); models with control flow cannot be cut`);
   return { ...model, graph };
 }
@@ -149,6 +149,8 @@ export function splitModel(bytes: Uint8Array, cut: Cut, types: ReadonlyMap<strin
   const { graph } = model;
   const order = topologicalNodes(graph);
   if (cut.after < 1 || cut.after >= order.length) throw invalidCut(`a cut must leave at least one node on each side; the model has ${order.length} nodes`);
+  const crosses = [...tensorSpans(graph, order)].filter(([, span]) => span.from < cut.after && cut.after <= span.to).map(([name]) => name);
+  if ([...crosses].sort().join('\n') !== [...cut.tensors].sort().join('\n')) throw invalidCut(`after node ${cut.after} the tensors ${crosses.join(', ')} cross, not ${cut.tensors.join(', ')}`);
   const crossing = cut.tensors.map((name) => {
     const type = types.get(name);
     if (type === undefined) throw invalidCut(`the type of tensor ${name} is unknown`);
@@ -156,12 +158,14 @@ export function splitModel(bytes: Uint8Array, cut: Cut, types: ReadonlyMap<strin
   });
   const headNodes = order.slice(0, cut.after);
   const tailNodes = order.slice(cut.after);
-  const half = (nodes: NodeProto[], input: GraphProto['input'], output: GraphProto['output'], name: string): Uint8Array => {
+  const weights = initializerNames(graph);
+  // Inputs that name weights (models of IR version < 4 list them) go with the nodes that use them.
+  const half = (nodes: NodeProto[], dataInputs: GraphProto['input'], output: GraphProto['output'], name: string): Uint8Array => {
     const used = new Set(nodes.flatMap((n) => [...(n.input ?? []), ...(n.output ?? [])]));
     const sub: GraphProto = {
       name,
       node: nodes,
-      input,
+      input: [...(dataInputs ?? []), ...(graph.input ?? []).filter((i) => weights.has(i.name ?? '') && used.has(i.name ?? ''))],
       output,
       initializer: (graph.initializer ?? []).filter((t) => used.has(t.name ?? '')),
       sparseInitializer: (graph.sparseInitializer ?? []).filter((t) => used.has(t.values?.name ?? '')),
@@ -169,10 +173,10 @@ export function splitModel(bytes: Uint8Array, cut: Cut, types: ReadonlyMap<strin
     };
     return onnx.ModelProto.encode(onnx.ModelProto.create({ ...model, graph: sub })).finish();
   };
-  const weights = initializerNames(graph);
+  const dataInputs = (graph.input ?? []).filter((i) => !weights.has(i.name ?? ''));
   return {
-    head: half(headNodes, graph.input, crossing, `${graph.name ?? 'graph'}_head`),
-    tail: half(tailNodes, [...crossing, ...(graph.input ?? []).filter((i) => weights.has(i.name ?? ''))], graph.output, `${graph.name ?? 'graph'}_tail`),
+    head: half(headNodes, dataInputs, crossing, `${graph.name ?? 'graph'}_head`),
+    tail: half(tailNodes, crossing, graph.output, `${graph.name ?? 'graph'}_tail`),
     cut,
   };
 }
