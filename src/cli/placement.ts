@@ -9,7 +9,6 @@ import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import { ContinuumError } from '../errors.js';
 import { chooseCut } from '../onnx/partition.js';
-import { measureModelProfile, profileCuts, splitsOf } from '../onnx/partition-profile.js';
 import { optimize, parseLinks, parseModelProfile, parseNodes, parseWeights } from '../placement/index.js';
 import type { ModelProfile, PlacementRequest, PlacementResult, ScoredCandidate } from '../placement/index.js';
 import { positiveNumber, wholeNumber } from './args.js';
@@ -27,6 +26,11 @@ function nonNegativeNumber(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number >= 0');
   return n;
+}
+
+/** The measuring code, loaded when a command measures: it loads ONNX Runtime, which every other command can do without. */
+function measurement(): Promise<typeof import('../onnx/partition-profile.js')> {
+  return import('../onnx/partition-profile.js');
 }
 
 /** Reads a file of at most `maxBytes`, refusing a larger one before reading it. */
@@ -49,6 +53,7 @@ function readJson(file: string): unknown {
 /** The model's profile: a profile JSON file as is, or an ONNX file measured now (this machine at `localSpeed`). */
 async function modelProfileOf(file: string, localSpeed: number): Promise<ModelProfile> {
   if (file.endsWith('.json')) return parseModelProfile(readJson(file));
+  const { measureModelProfile } = await measurement();
   const measured = await measureModelProfile(readBounded(file, MAX_MODEL_FILE_BYTES));
   return { ...measured, computeMsAtSpeed1: measured.computeMsAtSpeed1 * localSpeed };
 }
@@ -153,6 +158,7 @@ export function registerPlacementCommands(program: Command, out: Output = stdout
     .option('--json', 'print the cut table as JSON')
     .action(async (file: string, flags: PartitionFlags) => {
       const bytes = readBounded(file, MAX_MODEL_FILE_BYTES);
+      const { profileCuts, splitsOf } = await measurement();
       const profile = await profileCuts(bytes, { runs: flags.runs, maxTensors: flags.maxTensors });
       const link = { bandwidthBytesPerS: flags.bandwidth, rttMs: flags.rttMs };
       const choice = chooseCut(profile.cuts, profile.cuts.map((c) => c.bytes), link, flags.edgeSpeed, flags.cloudSpeed, flags.resultBack === true ? profile.outputBytes : undefined);

@@ -6,6 +6,7 @@
  * here: the feasible (node, replicas) of least weighted score (objectives scaled to 0–1 by min–max
  * over all feasible pairs), ties broken by latency, cost, power, privacy, name, replicas.
  */
+import { MAX_REPLICAS_PER_NODE } from './estimate.js';
 import type { Link, Node, Placement, PlacementRequest } from './types.js';
 
 /** A feasible pair's objectives as the reference computes them. */
@@ -48,7 +49,7 @@ export function bruteForcePlacement(request: PlacementRequest, nodes: readonly N
     const rtt = link?.rttMs ?? 0;
     const bandwidth = link?.bandwidthBytesPerS ?? Number.POSITIVE_INFINITY;
     const egress = link?.egressPricePerGB ?? 0;
-    const fit = Math.min(Math.floor(node.cores), model.memoryBytes > 0 ? Math.floor(node.memoryBytes / model.memoryBytes) : Infinity, 256);
+    const fit = Math.min(Math.floor(node.cores), model.memoryBytes > 0 ? Math.floor(node.memoryBytes / model.memoryBytes) : Infinity, MAX_REPLICAS_PER_NODE);
     for (let c = 1; c <= fit; c++) {
       const s = model.computeMsAtSpeed1 / node.speedScore;
       const lambda = request.ratePerS / 1000;
