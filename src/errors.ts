@@ -101,6 +101,9 @@ export const ERROR_KINDS = {
   CONTINUUM_ERR_RUN_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
   CONTINUUM_ERR_RUN_IN_PROGRESS: { httpStatus: 409, grpcStatus: GrpcStatus.FAILED_PRECONDITION },
   CONTINUUM_ERR_SANDBOX_UNAVAILABLE: { httpStatus: 503, grpcStatus: GrpcStatus.UNAVAILABLE },
+  // Placement and model partitioning (docs/placement.md).
+  CONTINUUM_ERR_INVALID_PLACEMENT: { httpStatus: 400, grpcStatus: GrpcStatus.INVALID_ARGUMENT },
+  CONTINUUM_ERR_INVALID_CUT: { httpStatus: 400, grpcStatus: GrpcStatus.INVALID_ARGUMENT },
   // Security.
   CONTINUUM_ERR_UNAUTHENTICATED: { httpStatus: 401, grpcStatus: GrpcStatus.UNAUTHENTICATED },
   CONTINUUM_ERR_FORBIDDEN: { httpStatus: 403, grpcStatus: GrpcStatus.PERMISSION_DENIED },

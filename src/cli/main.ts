@@ -14,6 +14,7 @@ import { registerBenchCommands } from './bench.js';
 import { registerDeploymentCommands } from './deployments.js';
 import { registerEventCommands } from './events.js';
 import { registerModelCommands } from './models.js';
+import { registerPlacementCommands } from './placement.js';
 import { registerReleaseCommands } from './releases.js';
 import { registerRolloutCommands } from './rollouts.js';
 import { registerSimulateCommand } from './simulate.js';
@@ -108,6 +109,7 @@ export function buildProgram(): Command {
   registerAlertCommands(program);
   registerDataSourceCommands(program);
   registerAssetCommands(program);
+  registerPlacementCommands(program);
   return program;
 }
 
