@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler, HorizontalPodAutoscalerBehavior } from 'kubernetes-models/autoscaling/v2';
+import type { IHorizontalPodAutoscalerBehavior } from 'kubernetes-models/autoscaling/v2';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { PodSpec, Service } from 'kubernetes-models/v1';
@@ -70,7 +71,7 @@ function validate(o: RenderedObject): void {
     case 'ScaledObject':
       // KEDA's CRD is not among kubernetes-models' core schemas: its metadata and the HPA behavior it embeds are.
       new ObjectMeta(o.metadata).validate();
-      new HorizontalPodAutoscalerBehavior(o.spec.advanced.horizontalPodAutoscalerConfig.behavior).validate();
+      new HorizontalPodAutoscalerBehavior(structuredClone(o.spec.advanced.horizontalPodAutoscalerConfig.behavior) as IHorizontalPodAutoscalerBehavior).validate();
       return;
     case 'Service':
       if (o.apiVersion === 'v1') {
