@@ -4,13 +4,19 @@
  * uses, keeps what it was sent and records every call, but runs nothing, fills no status by itself
  * and enforces no field ownership. They check what Continuum sends and how it reacts to answers.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PolicySpec } from '../src/autoscale/index.js';
-import type { Revision } from '../src/deploy/index.js';
+import type { DeploymentStatus, Revision } from '../src/deploy/index.js';
 import { ContinuumError } from '../src/errors.js';
 import { compileRollout } from '../src/rollout/index.js';
-import { compileKubernetesOptions, KubernetesApplier, renderDeployment } from '../src/targets/kubernetes/index.js';
+import { DEMO_REQUEST, startServer } from '../src/server/index.js';
+import { compileKubernetesOptions, fetchModel, KubernetesApplier, renderDeployment, renderInputOf, startPodReplica } from '../src/targets/kubernetes/index.js';
 import type { KubernetesRenderInput } from '../src/targets/kubernetes/index.js';
+import { api, inferJson } from './support/http.js';
 import { KubeRecorder } from './support/kube-recorder.js';
 
 const NS = 'ml';
@@ -202,5 +208,67 @@ describe('Kubernetes applier against a recording API server (not a cluster)', ()
     await a.apply('iris', NS, renderDeployment({ deployment: 'iris', baseline: revision(1, { policy: 'predictive' }) }, options));
     expect(await a.delete('iris', NS)).toHaveLength(5);
     expect(recorder.objects.size).toBe(0);
+  });
+});
+
+/** `--flag value` pairs of a rendered container's args. */
+function flagsOf(args: readonly string[] | undefined): Record<string, string> {
+  const flags: Record<string, string> = {};
+  for (let i = 0; i + 1 < (args ?? []).length; i += 2) flags[(args?.[i] ?? '').replace(/^--/, '')] = args?.[i + 1] ?? '';
+  return flags;
+}
+
+describe('one deployment spec on the local target and rendered for Kubernetes', () => {
+  it('has the same replica bounds, target and probes, and the rendered pod commands fetch, verify and serve the same answers', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'continuum-k8s-e2e-'));
+    const server = await startServer({ port: 0, grpcPort: 0, dataDir, logLevel: 'silent', mqtt: false });
+    try {
+      // The demo deployment (policy auto) serves through a local replica process.
+      const local = await inferJson(server.url, 'iris', DEMO_REQUEST);
+      expect(local.status).toBe(200);
+      const status = (await api<DeploymentStatus>(server.url, 'GET', '/deployments/iris')).body;
+      const objects = renderDeployment(renderInputOf(status), compileKubernetesOptions({ namespace: NS, controlPlaneUrl: server.url }));
+
+      const scaled = objects.find((o) => o.kind === 'ScaledObject');
+      expect(scaled?.kind === 'ScaledObject' ? [scaled.spec.minReplicaCount, scaled.spec.maxReplicaCount] : undefined).toEqual([status.policy['minReplicas'], status.policy['maxReplicas']]);
+      expect(scaled?.kind === 'ScaledObject' ? scaled.spec.triggers[0]?.metadata['threshold'] : undefined).toBe(String(status.policy['targetConcurrency']));
+      expect(scaled?.kind === 'ScaledObject' ? scaled.spec.cooldownPeriod * 1000 : undefined).toBe(status.policy['scaleToZeroGraceMs']);
+
+      const pod = objects.find((o) => o.kind === 'Deployment')?.spec?.template.spec;
+      const fetch = flagsOf(pod?.initContainers?.[0]?.args);
+      const run = flagsOf(pod?.containers[0]?.args);
+      const modelFile = join(dataDir, 'pod-model.onnx');
+      // The init container's command against the real control plane: the artifact arrives and its digest checks out.
+      const { bytes } = await fetchModel({ url: fetch['url'] ?? '', sha256: fetch['sha256'] ?? '', out: modelFile });
+      expect(bytes).toBeGreaterThan(0);
+      const wrong = await fetchModel({ url: fetch['url'] ?? '', sha256: '0'.repeat(64), out: join(dataDir, 'other.onnx') }).catch((e: unknown) => e);
+      expect((wrong as ContinuumError).code).toBe('CONTINUUM_ERR_DIGEST_MISMATCH');
+
+      // The runtime container's command (on a free port instead of the pod's 8080) answers the probes and the request as the local replica did.
+      const replica = await startPodReplica({
+        modelFile,
+        model: run['model'] ?? '',
+        version: run['version'] ?? '',
+        sha256: run['sha256'] ?? '',
+        host: '127.0.0.1',
+        port: 0,
+        runtime: JSON.parse(run['runtime'] ?? '{}') as Record<string, unknown>,
+      });
+      try {
+        for (const probe of [pod?.containers[0]?.readinessProbe, pod?.containers[0]?.livenessProbe, pod?.containers[0]?.startupProbe]) {
+          const res = await request(`${replica.url}${probe?.httpGet?.path ?? '/missing'}`);
+          await res.body.dump();
+          expect(res.statusCode).toBe(200);
+        }
+        const remote = await inferJson(replica.url, run['model'] ?? '', DEMO_REQUEST);
+        expect(remote.status).toBe(200);
+        expect(remote.body.outputs).toEqual(local.body.outputs);
+      } finally {
+        await replica.close();
+      }
+    } finally {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -12,6 +12,7 @@ import { wholeNumber } from './args.js';
 import { registerBenchCommands } from './bench.js';
 import { registerDeploymentCommands } from './deployments.js';
 import { registerEventCommands } from './events.js';
+import { registerK8sCommands } from './k8s.js';
 import { registerModelCommands } from './models.js';
 import { registerReleaseCommands } from './releases.js';
 import { registerRolloutCommands } from './rollouts.js';
@@ -100,6 +101,7 @@ export function buildProgram(): Command {
   registerEventCommands(program);
   registerAlertCommands(program);
   registerDataSourceCommands(program);
+  registerK8sCommands(program);
   return program;
 }
 

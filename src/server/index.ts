@@ -31,6 +31,7 @@ import { Runtime } from '../runtime/index.js';
 import { DataSourceStore, IngestService, startIngestBroker, type IngestBroker } from '../ingest/index.js';
 import { bearerToken, isLoopbackHost, TokenStore } from '../security/index.js';
 import { LocalTarget } from '../targets/index.js';
+import { artifactApiPlugin } from '../targets/kubernetes/artifacts.js';
 import { compileServeOptions } from './config.js';
 import type { CompiledServeOptions, ServeOptions } from './config.js';
 import { consolePlugin } from './console.js';
@@ -197,6 +198,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       }
     },
   });
+  // Replica pods on Kubernetes fetch their model version's artifact here (docs/kubernetes.md).
+  await app.register(artifactApiPlugin, { prefix: '/api/v1', registry });
   await app.register(tuneApiPlugin, {
     prefix: '/api/v1',
     registry,

@@ -8,7 +8,11 @@ export { compileKubernetesOptions, kubernetesOptionsSchema } from './options.js'
 export type { CompiledKubernetesOptions, KubernetesOptions } from './options.js';
 export { planScaling } from './scaling.js';
 export type { ScalingMetric, ScalingPlan, ScalingRules } from './scaling.js';
-export { deploymentSelector, FIELD_MANAGER, LABELS, renderDeployment, replicaProbes, trackObjectName, trackWeightsBps, REPLICA_PORT } from './render.js';
+export { deploymentSelector, FIELD_MANAGER, LABELS, renderDeployment, renderInputOf, replicaProbes, trackObjectName, trackWeightsBps, REPLICA_PORT } from './render.js';
 export type { KnativeService, KubernetesRenderInput, KubernetesTrack, RenderedObject, ScaledObject } from './render.js';
 export { KubernetesApplier, MANAGED_KINDS, retryDelayMs } from './apply.js';
 export type { KubernetesApplierOptions, KubernetesCondition, KubernetesDeploymentStatus, KubernetesTrackStatus } from './apply.js';
+export { fetchModel, startPodReplica } from './pod.js';
+export type { FetchModelOptions, PodReplica, PodReplicaOptions } from './pod.js';
+export { artifactApiPlugin } from './artifacts.js';
+export type { ArtifactApiOptions } from './artifacts.js';

@@ -17,6 +17,7 @@ import type { IContainer, IPodSpec, IProbe, IService } from 'kubernetes-models/v
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { compilePolicy } from '../../autoscale/index.js';
+import type { DeploymentStatus } from '../../deploy/controller.js';
 import type { Revision } from '../../deploy/store.js';
 import type { TrafficRule } from '../../deploy/route.js';
 import { WHOLE_BPS } from '../../deploy/split.js';
@@ -78,6 +79,20 @@ export interface KubernetesRenderInput {
     readonly replicas: number;
     /** Replicas of the control (production revision sized like the candidate); 0 or absent: none. */
     readonly controlReplicas?: number;
+  };
+}
+
+/**
+ * What to render for a deployment as Continuum runs it now (`deployments show`): its current
+ * revision and, during a rollout, the candidate with the sizes the rollout's step gave it and the
+ * traffic rule between them.
+ */
+export function renderInputOf(status: Pick<DeploymentStatus, 'name' | 'revision' | 'candidate'>): KubernetesRenderInput {
+  const c = status.candidate;
+  return {
+    deployment: status.name,
+    baseline: status.revision,
+    ...(c === undefined ? {} : { candidate: { revision: c.revision, rule: c.traffic, replicas: c.desiredReplicas, controlReplicas: c.control?.desiredReplicas ?? 0 } }),
   };
 }
 
