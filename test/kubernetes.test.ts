@@ -4,9 +4,13 @@
  * uses, keeps what it was sent and records every call, but runs nothing, fills no status by itself
  * and enforces no field ownership. They check what Continuum sends and how it reacts to answers.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadAllYaml } from '@kubernetes/client-node';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { Namespace, PersistentVolumeClaim, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PolicySpec } from '../src/autoscale/index.js';
@@ -14,7 +18,7 @@ import type { DeploymentStatus, Revision } from '../src/deploy/index.js';
 import { ContinuumError } from '../src/errors.js';
 import { compileRollout } from '../src/rollout/index.js';
 import { DEMO_REQUEST, startServer } from '../src/server/index.js';
-import { compileKubernetesOptions, fetchModel, KubernetesApplier, renderDeployment, renderInputOf, startPodReplica } from '../src/targets/kubernetes/index.js';
+import { compileKubernetesOptions, fetchModel, KubernetesApplier, MANAGED_KINDS, renderDeployment, renderInputOf, startPodReplica } from '../src/targets/kubernetes/index.js';
 import type { KubernetesRenderInput } from '../src/targets/kubernetes/index.js';
 import { api, inferJson } from './support/http.js';
 import { KubeRecorder } from './support/kube-recorder.js';
@@ -270,5 +274,39 @@ describe('one deployment spec on the local target and rendered for Kubernetes', 
       await server.close();
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('deploy/continuum.yaml (the control plane)', () => {
+  const docs = loadAllYaml(readFileSync(new URL('../deploy/continuum.yaml', import.meta.url), 'utf8')) as { kind: string; apiVersion: string }[];
+
+  it('validates against the Kubernetes schemas', () => {
+    const models: Record<string, new (data: never) => { validate(): void }> = { Namespace, ServiceAccount, Role, RoleBinding, PersistentVolumeClaim, Deployment, Service };
+    expect(docs.map((d) => d.kind)).toEqual(['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'PersistentVolumeClaim', 'Deployment', 'Service']);
+    for (const doc of docs) {
+      const Model = models[doc.kind];
+      expect(Model, doc.kind).toBeDefined();
+      if (Model !== undefined) expect(() => new Model(doc as never).validate(), doc.kind).not.toThrow();
+    }
+  });
+
+  it('lets the control plane patch, list and delete every kind the applier manages, and carries the labels replicas admit', () => {
+    const role = docs.find((d) => d.kind === 'Role') as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
+    const resource: Record<string, string> = {
+      'autoscaling/v2 HorizontalPodAutoscaler': 'horizontalpodautoscalers',
+      'keda.sh/v1alpha1 ScaledObject': 'scaledobjects',
+      'serving.knative.dev/v1 Service': 'services',
+      'apps/v1 Deployment': 'deployments',
+      'v1 Service': 'services',
+      'policy/v1 PodDisruptionBudget': 'poddisruptionbudgets',
+      'networking.k8s.io/v1 NetworkPolicy': 'networkpolicies',
+    };
+    for (const { apiVersion, kind } of MANAGED_KINDS) {
+      const group = apiVersion.includes('/') ? (apiVersion.split('/')[0] ?? '') : '';
+      const rule = role.rules.find((r) => r.apiGroups.includes(group) && r.resources.includes(resource[`${apiVersion} ${kind}`] ?? '?'));
+      expect(rule?.verbs, `${apiVersion} ${kind}`).toEqual(expect.arrayContaining(['get', 'list', 'patch', 'delete']));
+    }
+    const controlPlane = docs.find((d) => d.kind === 'Deployment') as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } };
+    expect(controlPlane.spec.template.metadata.labels).toEqual(compileKubernetesOptions({}).gatewayLabels);
   });
 });
