@@ -56,14 +56,9 @@ async function kubernetes(): Promise<typeof import('../targets/kubernetes/index.
 
 async function rendered(name: string, flags: RenderFlags): Promise<{ objects: import('../targets/kubernetes/index.js').RenderedObject[]; namespace: string }> {
   const k8s = await kubernetes();
-  const options = k8s.compileKubernetesOptions({
-    ...(flags.namespace === undefined ? {} : { namespace: flags.namespace }),
-    ...(flags.image === undefined ? {} : { image: flags.image }),
-    ...(flags.controlPlaneUrl === undefined ? {} : { controlPlaneUrl: flags.controlPlaneUrl }),
-    ...(flags.scaleToZero === undefined ? {} : { scaleToZero: flags.scaleToZero }),
-    ...(flags.prometheusUrl === undefined ? {} : { prometheusUrl: flags.prometheusUrl }),
-    ...(flags.tokenSecret === undefined ? {} : { tokenSecret: flags.tokenSecret }),
-  });
+  // An option left out is undefined here, which the schema takes as absent.
+  const { namespace, image, controlPlaneUrl, scaleToZero, prometheusUrl, tokenSecret } = flags;
+  const options = k8s.compileKubernetesOptions({ namespace, image, controlPlaneUrl, scaleToZero, prometheusUrl, tokenSecret });
   const status = await clientOf(flags).getJson<DeploymentStatus>(`/deployments/${encodeURIComponent(name)}`);
   return { objects: k8s.renderDeployment(k8s.renderInputOf(status), options), namespace: options.namespace };
 }
@@ -105,7 +100,7 @@ export function registerK8sCommands(program: Command, out: Output = stdoutOutput
   withClusterOptions(k8s.command('status').description("a deployment's replicas, conditions and events as the cluster reports them").argument('<deployment>')).action(
     async (name: string, flags: ClusterFlags) => {
       const k = await kubernetes();
-      const namespace = k.compileKubernetesOptions(flags.namespace === undefined ? {} : { namespace: flags.namespace }).namespace;
+      const namespace = k.compileKubernetesOptions({ namespace: flags.namespace }).namespace;
       const status = await (await applierOf(flags)).status(name, namespace);
       printResult(out, flags.json === true, status, (s) => {
         const tracks = formatTable(s.tracks, [
@@ -123,7 +118,7 @@ export function registerK8sCommands(program: Command, out: Output = stdoutOutput
 
   withClusterOptions(k8s.command('delete').description('delete every object Continuum made for a deployment').argument('<deployment>')).action(async (name: string, flags: ClusterFlags) => {
     const k = await kubernetes();
-    const namespace = k.compileKubernetesOptions(flags.namespace === undefined ? {} : { namespace: flags.namespace }).namespace;
+    const namespace = k.compileKubernetesOptions({ namespace: flags.namespace }).namespace;
     const deleted = await (await applierOf(flags)).delete(name, namespace);
     printResult(out, flags.json === true, { deleted }, (d) => d.deleted.map((n) => `deleted ${n}\n`).join(''));
   });

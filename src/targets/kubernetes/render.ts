@@ -279,9 +279,9 @@ export function renderDeployment(input: KubernetesRenderInput, options: Compiled
     objects.push(workload(name, ns, selector, t, options));
   }
   objects.push(...disruptionBudgets(input, tracks, base, ns));
-  const target = trackObjectName(deployment, input.baseline.revision, 'baseline');
-  if (plan.scaler === 'hpa') objects.push(horizontalPodAutoscaler(deployment, target, ns, base, plan));
-  if (plan.scaler === 'scale-to-zero') objects.push(scaledObject(deployment, target, ns, base, plan, options));
+  const scaler: ScalerTarget = { deployment, target: trackObjectName(deployment, input.baseline.revision, 'baseline'), namespace: ns, labels: base };
+  if (plan.scaler === 'hpa') objects.push(horizontalPodAutoscaler(scaler, plan));
+  if (plan.scaler === 'scale-to-zero') objects.push(scaledObject(scaler, plan, options));
   return objects;
 }
 
@@ -353,39 +353,57 @@ function behaviorOf(plan: ScalingPlan): { scaleUp: ScalingRules & { tolerance?: 
   return { scaleUp: { ...plan.scaleUp, ...tolerance }, scaleDown: { ...plan.scaleDown, ...tolerance } };
 }
 
-function horizontalPodAutoscaler(deployment: string, target: string, namespace: string, labels: Record<string, string>, plan: ScalingPlan): IHorizontalPodAutoscaler {
+/** What both autoscaler kinds share: named after the deployment, scaling production's Deployment. */
+interface ScalerTarget {
+  readonly deployment: string;
+  /** The production track's Deployment. */
+  readonly target: string;
+  readonly namespace: string;
+  readonly labels: Record<string, string>;
+}
+
+function scalerParts(t: ScalerTarget, plan: ScalingPlan): { metadata: ObjectMeta; scaleTargetRef: { apiVersion: string; kind: string; name: string } } {
+  return {
+    metadata: { name: t.deployment, namespace: t.namespace, labels: t.labels, annotations: { 'continuum.dev/policy': plan.policy } },
+    scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: t.target },
+  };
+}
+
+function horizontalPodAutoscaler(t: ScalerTarget, plan: ScalingPlan): IHorizontalPodAutoscaler {
   const behavior = behaviorOf(plan);
+  const { metadata, scaleTargetRef } = scalerParts(t, plan);
   return {
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',
-    metadata: { name: deployment, namespace, labels, annotations: { 'continuum.dev/policy': plan.policy } },
+    metadata,
     spec: {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: target },
+      scaleTargetRef,
       minReplicas: plan.minReplicas,
       maxReplicas: plan.maxReplicas,
-      metrics: [metricSpec(deployment, plan)],
+      metrics: [metricSpec(t.deployment, plan)],
       behavior: { scaleUp: { ...behavior.scaleUp, policies: [...behavior.scaleUp.policies] }, scaleDown: { ...behavior.scaleDown, policies: [...behavior.scaleDown.policies] } },
     },
   };
 }
 
-function scaledObject(deployment: string, target: string, namespace: string, labels: Record<string, string>, plan: ScalingPlan, options: CompiledKubernetesOptions): ScaledObject {
+function scaledObject(t: ScalerTarget, plan: ScalingPlan, options: CompiledKubernetesOptions): ScaledObject {
   const m = plan.metric;
-  const selector = `deployment="${deployment}"`;
+  const selector = `deployment="${t.deployment}"`;
   const query = m.kind === 'rps' ? `sum(rate(continuum_inference_requests_total{${selector}}[${m.windowS}s]))` : `sum(continuum_inference_requests_in_flight{${selector}})`;
   const threshold = m.kind === 'cpu' ? m.utilizationPercent : m.perReplica;
+  const { metadata, scaleTargetRef } = scalerParts(t, plan);
   return {
     apiVersion: 'keda.sh/v1alpha1',
     kind: 'ScaledObject',
-    metadata: { name: deployment, namespace, labels, annotations: { 'continuum.dev/policy': plan.policy } },
+    metadata,
     spec: {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: target },
+      scaleTargetRef,
       // KEDA polls the trigger to wake a deployment from zero; its default is 30 s.
       pollingInterval: 5,
       cooldownPeriod: plan.scaleToZeroGraceS,
       minReplicaCount: plan.minReplicas,
       maxReplicaCount: plan.maxReplicas,
-      advanced: { horizontalPodAutoscalerConfig: { name: deployment, behavior: behaviorOf(plan) } },
+      advanced: { horizontalPodAutoscalerConfig: { name: t.deployment, behavior: behaviorOf(plan) } },
       // Any request held by the gateway (activation above 0) wakes the deployment: the activator's buffer waits for it.
       triggers: [{ type: 'prometheus', metadata: { serverAddress: options.prometheusUrl, query, threshold: String(threshold), activationThreshold: '0' } }],
     },
