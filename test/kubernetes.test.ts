@@ -18,7 +18,7 @@ import type { DeploymentStatus, Revision } from '../src/deploy/index.js';
 import { ContinuumError } from '../src/errors.js';
 import { compileRollout } from '../src/rollout/index.js';
 import { DEMO_REQUEST, startServer } from '../src/server/index.js';
-import { compileKubernetesOptions, fetchModel, KubernetesApplier, MANAGED_KINDS, renderDeployment, renderInputOf, startPodReplica } from '../src/targets/kubernetes/index.js';
+import { compileKubernetesOptions, fetchModel, KubernetesApplier, KubernetesReconciler, MANAGED_KINDS, renderDeployment, renderInputOf, startPodReplica } from '../src/targets/kubernetes/index.js';
 import type { KubernetesRenderInput } from '../src/targets/kubernetes/index.js';
 import { api, inferJson } from './support/http.js';
 import { KubeRecorder } from './support/kube-recorder.js';
@@ -203,6 +203,29 @@ describe('Kubernetes applier against a recording API server (not a cluster)', ()
     expect(status.autoscaler).toEqual({ kind: 'HorizontalPodAutoscaler', currentReplicas: 3, desiredReplicas: 4, conditions: [{ type: 'AbleToScale', status: 'True', reason: 'ScaleDownStabilized' }] });
     expect(status.events.map((e) => e.reason)).toEqual(['Created', 'ScalingReplicaSet']);
     expect(status.knative).toBeUndefined();
+  });
+
+  it('reconciles: applies a changed deployment once, records the cluster state and its new events as Continuum events, removes it', async () => {
+    const events: { type: string; message: string }[] = [];
+    const reconciler = new KubernetesReconciler({ applier: applier(), options, record: (_d, type, message) => events.push({ type, message }) });
+    const status = { name: 'iris', revision: revision(1, { policy: 'hpa' }) };
+    // Two syncs of the same state at once: the second waits for the first and finds nothing to do.
+    expect(await Promise.all([reconciler.sync(status), reconciler.sync(status)])).toEqual(['applied', 'unchanged']);
+    const patches = recorder.calls.filter((c) => c.method === 'PATCH').length;
+    expect(await reconciler.sync({ ...status, revision: revision(2, { policy: 'hpa' }) })).toBe('applied');
+    expect(recorder.calls.filter((c) => c.method === 'PATCH').length).toBe(2 * patches);
+    expect(events.at(-1)?.message).toMatch(/^applied 5 objects to namespace ml, pruned .*iris-r1/);
+
+    recorder.setStatus(`/apis/apps/v1/namespaces/${NS}/deployments/iris-r2`, { readyReplicas: 0, conditions: [{ type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable' }] });
+    recorder.put(`/api/v1/namespaces/${NS}/events/e1`, { metadata: { name: 'e1' }, involvedObject: { kind: 'Deployment', name: 'iris-r2' }, reason: 'FailedCreate', message: 'quota exceeded', lastTimestamp: '2026-01-01T00:00:01Z' });
+    await reconciler.observe('iris');
+    await reconciler.observe('iris');
+    const seen = events.filter((e) => e.message.startsWith('cluster:') || e.message.includes('FailedCreate'));
+    expect(seen.map((e) => e.message)).toEqual(['cluster: iris-r2 0/0 ready; iris-r2 Available: MinimumReplicasUnavailable', 'Deployment/iris-r2 FailedCreate: quota exceeded']);
+    expect(events.every((e) => e.type === 'kubernetes')).toBe(true);
+
+    await reconciler.remove('iris');
+    expect([...recorder.objects.keys()].filter((k) => !k.includes('/events/'))).toEqual([]);
   });
 
   it('cleans up on a cluster without KEDA or Knative, whose APIs it is not served', async () => {

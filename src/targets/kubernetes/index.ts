@@ -16,3 +16,5 @@ export { fetchModel, startPodReplica } from './pod.js';
 export type { FetchModelOptions, PodReplica, PodReplicaOptions } from './pod.js';
 export { artifactApiPlugin } from './artifacts.js';
 export type { ArtifactApiOptions } from './artifacts.js';
+export { KUBERNETES_EVENT, KubernetesReconciler } from './reconciler.js';
+export type { KubernetesReconcilerOptions, SyncInput } from './reconciler.js';
