@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadAllYaml } from '@kubernetes/client-node';
+import { loadAll } from 'js-yaml';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { Namespace, PersistentVolumeClaim, Service, ServiceAccount } from 'kubernetes-models/v1';
@@ -20,6 +20,7 @@ import { compileRollout } from '../src/rollout/index.js';
 import { DEMO_REQUEST, startServer } from '../src/server/index.js';
 import { compileKubernetesOptions, fetchModel, KubernetesApplier, KubernetesReconciler, MANAGED_KINDS, renderDeployment, renderInputOf, startPodReplica } from '../src/targets/kubernetes/index.js';
 import type { KubernetesRenderInput } from '../src/targets/kubernetes/index.js';
+import { cliAgainst } from './support/cli-process.js';
 import { api, inferJson } from './support/http.js';
 import { KubeRecorder } from './support/kube-recorder.js';
 
@@ -256,6 +257,10 @@ describe('one deployment spec on the local target and rendered for Kubernetes', 
       const status = (await api<DeploymentStatus>(server.url, 'GET', '/deployments/iris')).body;
       const objects = renderDeployment(renderInputOf(status), compileKubernetesOptions({ namespace: NS, controlPlaneUrl: server.url }));
 
+      // `continuum k8s render` prints these very objects as YAML (the NetworkPolicy's `from` included).
+      const yaml = await cliAgainst(server.url)('k8s', 'render', 'iris', '--namespace', NS, '--control-plane-url', server.url);
+      expect(loadAll(yaml)).toEqual(JSON.parse(JSON.stringify(objects)));
+
       const scaled = objects.find((o) => o.kind === 'ScaledObject');
       expect(scaled?.kind === 'ScaledObject' ? [scaled.spec.minReplicaCount, scaled.spec.maxReplicaCount] : undefined).toEqual([status.policy['minReplicas'], status.policy['maxReplicas']]);
       expect(scaled?.kind === 'ScaledObject' ? scaled.spec.triggers[0]?.metadata['threshold'] : undefined).toBe(String(status.policy['targetConcurrency']));
@@ -301,7 +306,7 @@ describe('one deployment spec on the local target and rendered for Kubernetes', 
 });
 
 describe('deploy/continuum.yaml (the control plane)', () => {
-  const docs = loadAllYaml(readFileSync(new URL('../deploy/continuum.yaml', import.meta.url), 'utf8')) as { kind: string; apiVersion: string }[];
+  const docs = loadAll(readFileSync(new URL('../deploy/continuum.yaml', import.meta.url), 'utf8')) as { kind: string; apiVersion: string }[];
 
   it('validates against the Kubernetes schemas', () => {
     const models: Record<string, new (data: never) => { validate(): void }> = { Namespace, ServiceAccount, Role, RoleBinding, PersistentVolumeClaim, Deployment, Service };

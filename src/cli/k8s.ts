@@ -84,8 +84,10 @@ export function registerK8sCommands(program: Command, out: Output = stdoutOutput
         out.write(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n`);
         return;
       }
-      const { dumpYaml } = await import('@kubernetes/client-node');
-      out.write(objects.map((o) => dumpYaml(o)).join('---\n'));
+      // js-yaml directly: the client's dumpYaml serializes through its typed models, which drop a
+      // NetworkPolicy rule's `from` (an ingress rule without it admits every source).
+      const { dump } = await import('js-yaml');
+      out.write(objects.map((o) => dump(o, { noRefs: true, lineWidth: -1 })).join('---\n'));
     },
   );
 
