@@ -106,6 +106,13 @@ describe('renderDeployment', () => {
     }
   }
 
+  it('has a validator that refuses a malformed object (so the passes above mean something)', () => {
+    const [policy] = renderDeployment(inputOf({ policy: 'hpa' }, 'none'), compileKubernetesOptions({}));
+    if (policy?.kind !== 'NetworkPolicy') throw new Error('a NetworkPolicy comes first');
+    const broken = { ...policy, spec: { ...policy.spec, policyTypes: 'Ingress' } } as unknown as RenderedObject;
+    expect(() => validate(broken)).toThrow();
+  });
+
   it('is a pure function: the same input renders the same objects', () => {
     const options = compileKubernetesOptions({});
     const input = inputOf({ policy: 'kpa' }, 'canary');
