@@ -199,7 +199,7 @@ describe('Kubernetes applier against a recording API server (not a cluster)', ()
 
     const status = await a.status('iris', NS);
     expect(status.tracks).toEqual([
-      { name: 'iris-r1', track: 'baseline', revision: 1, desiredReplicas: 0, readyReplicas: 2, updatedReplicas: 3, conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }] },
+      { name: 'iris-r1', track: 'baseline', revision: 1, desiredReplicas: 3, readyReplicas: 2, updatedReplicas: 3, conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }] },
     ]);
     expect(status.autoscaler).toEqual({ kind: 'HorizontalPodAutoscaler', currentReplicas: 3, desiredReplicas: 4, conditions: [{ type: 'AbleToScale', status: 'True', reason: 'ScaleDownStabilized' }] });
     expect(status.events.map((e) => e.reason)).toEqual(['Created', 'ScalingReplicaSet']);

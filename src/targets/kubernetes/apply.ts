@@ -211,7 +211,8 @@ export class KubernetesApplier {
       name: d.metadata?.name ?? '',
       track: d.metadata?.labels?.[LABELS.track] ?? '',
       revision: Number(d.metadata?.labels?.[LABELS.revision] ?? 0),
-      desiredReplicas: d.spec?.replicas ?? 0,
+      // An autoscaled Deployment's spec.replicas is the autoscaler's; before it wrote one, the count running.
+      desiredReplicas: d.spec?.replicas ?? d.status?.replicas ?? 0,
       readyReplicas: d.status?.readyReplicas ?? 0,
       updatedReplicas: d.status?.updatedReplicas ?? 0,
       conditions: conditionsOf(d),

@@ -149,7 +149,7 @@ export function planScaling(policy: CompiledPolicy): ScalingPlan {
     }
     case 'serverless':
     case 'auto': {
-      // `auto` renders its serverless form; its always-on mode is a minReplicas the control plane writes (docs/kubernetes.md).
+      // `auto` renders its serverless form: its mode choice is the control plane's and is not carried to the cluster yet (docs/kubernetes.md).
       const plan = { minReplicas: policy.minReplicas, maxReplicas: policy.maxReplicas };
       return {
         ...common,
@@ -167,8 +167,8 @@ export function planScaling(policy: CompiledPolicy): ScalingPlan {
       };
     }
     case 'predictive':
-      // The forecast is the control plane's: it writes the predicted count as the HPA's minReplicas
-      // (a floor), and the HPA reacts to concurrency above it.
+      // The HPA reacts to concurrency within the bounds; the forecast is the control plane's and is not
+      // carried to the cluster yet (it would be written as the HPA's minReplicas, a floor).
       return { ...common, minReplicas: policy.minReplicas, scaler: scalerOf(policy, policy.minReplicas), metric: { kind: 'concurrency', perReplica: policy.targetConcurrency }, scaleUp: DEFAULT_SCALE_UP, scaleDown: DEFAULT_SCALE_DOWN };
     case 'threshold': {
       // Equation 2's steps have no HPA form; the proportional rule through its top level (T2 at U2
