@@ -107,6 +107,10 @@ export const ERROR_KINDS = {
   // Security.
   CONTINUUM_ERR_UNAUTHENTICATED: { httpStatus: 401, grpcStatus: GrpcStatus.UNAUTHENTICATED },
   CONTINUUM_ERR_FORBIDDEN: { httpStatus: 403, grpcStatus: GrpcStatus.PERMISSION_DENIED },
+  // Kubernetes target.
+  CONTINUUM_ERR_KUBERNETES_API: { httpStatus: 502, grpcStatus: GrpcStatus.UNAVAILABLE },
+  CONTINUUM_ERR_KUBERNETES_CONFLICT: { httpStatus: 409, grpcStatus: GrpcStatus.FAILED_PRECONDITION },
+  CONTINUUM_ERR_DIGEST_MISMATCH: { httpStatus: 502, grpcStatus: GrpcStatus.INTERNAL },
   // Anything unforeseen.
   CONTINUUM_ERR_INTERNAL: { httpStatus: 500, grpcStatus: GrpcStatus.INTERNAL },
   CONTINUUM_ERR_METHOD_NOT_ALLOWED: { httpStatus: 405, grpcStatus: GrpcStatus.UNIMPLEMENTED },

@@ -13,6 +13,7 @@ import { wholeNumber } from './args.js';
 import { registerBenchCommands } from './bench.js';
 import { registerDeploymentCommands } from './deployments.js';
 import { registerEventCommands } from './events.js';
+import { registerK8sCommands } from './k8s.js';
 import { registerModelCommands } from './models.js';
 import { registerPlacementCommands } from './placement.js';
 import { registerReleaseCommands } from './releases.js';
@@ -110,6 +111,7 @@ export function buildProgram(): Command {
   registerDataSourceCommands(program);
   registerAssetCommands(program);
   registerPlacementCommands(program);
+  registerK8sCommands(program);
   return program;
 }
 

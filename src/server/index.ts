@@ -33,6 +33,7 @@ import { DataSourceStore, IngestService, openSampleStore, startIngestBroker, typ
 import { bearerToken, isLoopbackHost, TokenStore } from '../security/index.js';
 import { LocalTarget } from '../targets/index.js';
 import { RetrainController, WorkflowService } from '../training/index.js';
+import { artifactApiPlugin } from '../targets/kubernetes/index.js';
 import { compileServeOptions } from './config.js';
 import type { CompiledServeOptions, ServeOptions } from './config.js';
 import { consolePlugin } from './console.js';
@@ -217,6 +218,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     maxArtifactBytes: options.maxArtifactBytes,
     onVersionPushed: afterVersionPushed,
   });
+  // Replica pods on Kubernetes fetch their model version's artifact here (docs/kubernetes.md).
+  await app.register(artifactApiPlugin, { prefix: '/api/v1', registry });
   await app.register(tuneApiPlugin, {
     prefix: '/api/v1',
     registry,
