@@ -61,7 +61,7 @@ export async function request<T>(method: string, path: string, body?: Body, extr
     headers['content-type'] = 'application/json';
     payload = JSON.stringify(body.json);
   } else if (body !== undefined) {
-    headers['content-type'] = 'application/octet-stream';
+    headers['content-type'] ??= 'application/octet-stream';
     payload = body.bytes;
   }
   const res = await fetch(path, { method, headers, body: payload });
@@ -78,6 +78,25 @@ export async function request<T>(method: string, path: string, body?: Body, extr
 /** A management API call: `path` is below `/api/v1`. */
 export function api<T>(method: string, path: string, body?: Body): Promise<T> {
   return request<T>(method, `/api/v1${path}`, body);
+}
+
+/**
+ * Downloads a management API answer as a file: fetched with the token (a plain link could not
+ * send it), then handed to the browser through an object URL.
+ */
+export async function download(path: string, fileName: string): Promise<void> {
+  const res = await fetch(`/api/v1${path}`, { headers: authHeaders() });
+  if (res.status === 401) setTokenWanted(true);
+  if (!res.ok) {
+    const err = (await res.json().catch(() => ({}))) as { error?: string; code?: string };
+    throw new ApiError(res.status, err.error ?? `GET ${path} answered ${res.status}`, err.code);
+  }
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  a.click();
+  URL.revokeObjectURL(url);
 }
 
 /** Path segment encoding for names taken from the server or the user. */

@@ -3,11 +3,13 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { Link, usePath } from './router.js';
 import { TokenDialog } from './components/ui.js';
+import { DataSourcesPage } from './pages/DataSources.js';
 import { DeploymentPage } from './pages/Deployment.js';
 import { EventsPage } from './pages/Events.js';
 import { ModelList, ModelPage } from './pages/Models.js';
 import { Overview } from './pages/Overview.js';
 import { RolloutList, RolloutPage } from './pages/Rollouts.js';
+import { WorkflowList, WorkflowPage } from './pages/Workflows.js';
 import './styles.css';
 
 /** The page for a path; unknown paths show the overview's way back. */
@@ -18,6 +20,9 @@ function Page({ path }: { readonly path: string }) {
   if (section === 'deployments' && id !== undefined && id !== '') return <DeploymentPage key={id} name={id} />;
   if (section === 'rollouts' && id !== undefined && id !== '') return <RolloutPage key={id} id={id} />;
   if (section === 'rollouts') return <RolloutList />;
+  if (section === 'datasources') return <DataSourcesPage />;
+  if (section === 'workflows' && id !== undefined && id !== '') return <WorkflowPage key={id} name={id} />;
+  if (section === 'workflows') return <WorkflowList />;
   if (section === 'events') return <EventsPage />;
   if (section === '' || section === undefined) return <Overview />;
   return (
@@ -34,6 +39,8 @@ const NAV = [
   ['/', 'Overview'],
   ['/models', 'Models'],
   ['/rollouts', 'Rollouts'],
+  ['/datasources', 'Data sources'],
+  ['/workflows', 'Workflows'],
   ['/events', 'Events'],
 ] as const;
 

@@ -175,3 +175,78 @@ export interface OutputTensor {
 export function rolloutFinished(status: RolloutStatus): boolean {
   return status === 'succeeded' || status === 'rolled-back' || status === 'aborted';
 }
+
+/** What happened to a data source's messages since the server started (`null` without MQTT). */
+export interface IngestCounters {
+  readonly received: number;
+  readonly inferred: number;
+  readonly published: number;
+  readonly dropped: number;
+  readonly refused: Readonly<Record<string, number>>;
+}
+
+/** `GET /api/v1/datasources` item: an MQTT subscription bound to a deployment. */
+export interface DataSource {
+  readonly name: string;
+  readonly topic: string;
+  readonly format: string;
+  readonly mapping: {
+    readonly fields: readonly string[];
+    readonly input: string;
+    readonly timestampField?: string;
+    readonly labelField?: string;
+    readonly seqField?: string;
+  };
+  readonly deployment: string;
+  readonly version?: string;
+  readonly resultTopic?: string;
+  readonly window?: { readonly size: number; readonly hop: number };
+  readonly retention?: { readonly maxAgeMs?: number; readonly maxRows?: number };
+  readonly counters: IngestCounters | null;
+}
+
+/** A declared parameter of a workflow's manifest. */
+export interface WorkflowParameter {
+  readonly type: 'number' | 'string' | 'boolean';
+  readonly default?: number | string | boolean;
+  readonly min?: number;
+  readonly max?: number;
+  readonly enum?: readonly (string | number)[];
+}
+
+/** A workflow package's manifest. */
+export interface WorkflowManifest {
+  readonly name: string;
+  readonly version: string;
+  readonly description?: string;
+  readonly entry: string;
+  readonly inputs: readonly string[];
+  readonly label: string;
+  readonly classes: readonly string[];
+  readonly window?: { readonly size: number; readonly hop: number };
+  readonly outputs: readonly string[];
+  readonly parameters?: Readonly<Record<string, WorkflowParameter>>;
+}
+
+/** `GET /api/v1/workflows/{name}`. */
+export interface Workflow {
+  readonly name: string;
+  readonly version: string;
+  readonly digest: string;
+  readonly manifest: WorkflowManifest;
+}
+
+/** A training run of a workflow. */
+export interface WorkflowRun {
+  readonly id: string | number;
+  readonly workflow: string;
+  readonly status: 'running' | 'succeeded' | 'failed';
+  readonly startedAt: string;
+  readonly finishedAt?: string;
+  readonly durationMs?: number;
+  readonly metrics?: Readonly<Record<string, number>>;
+  readonly modelVersion?: string;
+  readonly error?: string;
+  readonly log: readonly string[];
+  readonly resources?: { readonly peakRssBytes: number; readonly cpuMs: number };
+}
