@@ -8,11 +8,12 @@
  * serving itself (client routes, cache headers, no path traversal, `console: false`).
  * Screenshots go to test-artifacts/console/. A missing chromium fails the suite: it never skips.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import mqtt from 'mqtt';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { request } from 'undici';
@@ -22,12 +23,14 @@ import type { DeploymentStatus } from '../src/deploy/index.js';
 import { buildCandidateFamily } from '../src/onnx/candidates.js';
 import type { RolloutDetail } from '../src/rollout/index.js';
 import { startServer } from '../src/server/index.js';
+import { packWorkflowDirectory } from '../src/training/index.js';
 import type { RunningServer, ServeOptions } from '../src/server/index.js';
 import { api } from './support/http.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'console');
+const IRIS_WORKFLOW = join(ROOT, 'test', 'fixtures', 'workflows', 'iris-mlp');
 /** First-load JavaScript budget, gzipped. */
 const FIRST_LOAD_JS_BUDGET_BYTES = 300 * 1024;
 /** How long the page may take to show what the server already did (polls run every 1–3 s). */
@@ -216,6 +219,66 @@ describe('web console in chromium', () => {
     }
     expect(errors).toEqual([]);
   }, 180_000);
+
+  it('uploads a workflow and trains it on iris, adds a data source that counts MQTT messages and exports its samples, all from the UI', async () => {
+    const server = await serve({ mqttPort: 0 });
+    const files = tempDir('continuum-console-workflow-');
+    const archive = join(files, 'iris-mlp.tar.gz');
+    writeFileSync(archive, await packWorkflowDirectory(IRIS_WORKFLOW));
+    const { page, errors } = await openPage(VIEWPORTS.desktop);
+
+    // Upload the package: the page of the workflow opens with its manifest.
+    await page.goto(`${server.url}/workflows`);
+    const upload = page.getByRole('form', { name: 'Upload a workflow' });
+    await upload.getByLabel('package').setInputFiles(archive);
+    await upload.getByRole('button', { name: 'Upload' }).click();
+    await page.waitForURL('**/workflows/iris-mlp');
+    await page.getByText('setosa, versicolor, virginica').waitFor();
+
+    // Train on the built-in iris set with the forest trainer: a run that succeeds with its accuracy.
+    const train = page.getByRole('form', { name: 'Train' });
+    await train.getByLabel('data').selectOption('dataset:iris');
+    await train.getByLabel('trainer').selectOption('forest');
+    await train.getByRole('button', { name: 'Start training' }).click();
+    const run = page.getByTestId('runs').locator('tbody tr').first();
+    await expect.poll(() => run.textContent(), { timeout: 60_000 }).toContain('succeeded');
+    expect(Number(/(\d+(?:\.\d)?)%/.exec((await run.textContent()) ?? '')?.[1])).toBeGreaterThanOrEqual(85);
+    await run.click();
+    await page.getByRole('region', { name: 'Run log' }).waitFor();
+    await screenshot(page, 'workflow-desktop');
+
+    // A data source from the form; messages published over MQTT show in its counters.
+    await page.getByRole('link', { name: 'Data sources' }).click();
+    const add = page.getByRole('form', { name: 'Add a data source' });
+    await add.getByLabel('name', { exact: true }).fill('line1');
+    await add.getByLabel(/topic filter/).fill('plant/+/flowers');
+    await add.getByLabel(/^fields/).fill('sepal_length, sepal_width, petal_length, petal_width');
+    await add.getByLabel('deployment').fill('iris-mlp');
+    await add.getByLabel(/label field/).fill('species');
+    await add.getByRole('button', { name: 'Add' }).click();
+    const row = page.getByTestId('datasources').locator('tbody tr', { hasText: 'line1' });
+    await row.waitFor();
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${server.mqttPort ?? 0}`);
+    for (let i = 0; i < 12; i++) {
+      await client.publishAsync('plant/a/flowers', JSON.stringify({ sepal_length: 5 + i / 10, sepal_width: 3.4, petal_length: 1.5, petal_width: 0.2, species: 'setosa' }), { qos: 1 });
+    }
+    await client.endAsync();
+    await expect.poll(() => row.locator('td').nth(4).textContent(), WAIT).toBe('12');
+    await screenshot(page, 'datasources-desktop');
+
+    // Export CSV downloads the stored samples, a header and one line each.
+    const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: 'Export CSV' }).click()]);
+    expect(download.suggestedFilename()).toBe('line1.csv');
+    const csv = readFileSync(await download.path(), 'utf8').trim().split(/\r?\n/);
+    expect(csv[0]).toBe('ts,sepal_length,sepal_width,petal_length,petal_width,label');
+    expect(csv).toHaveLength(13);
+    expect(csv[1]).toMatch(/,5,3\.4,1\.5,0\.2,setosa$/);
+
+    // Delete: the row goes.
+    await row.getByRole('button', { name: 'Delete line1' }).click();
+    await expect.poll(() => page.getByTestId('datasources').locator('tbody tr').count(), WAIT).toBe(0);
+    expect(errors).toEqual([]);
+  });
 
   it('asks for the management token when the API answers 401, then works with it', async () => {
     const server = await serve({ host: '0.0.0.0' });

@@ -269,10 +269,10 @@ export function WorkflowPage({ name }: { readonly name: string }) {
         {(runs.data?.runs ?? [])
           .filter((r) => String(r.id) === open)
           .map((r) => (
-            <div key={String(r.id)} aria-label="Run log">
+            <section key={String(r.id)} aria-label="Run log">
               {r.error !== undefined && <ErrorNote error={r.error} />}
               <pre className="log">{r.log.join('\n') || '(no output)'}</pre>
-            </div>
+            </section>
           ))}
       </section>
     </div>
