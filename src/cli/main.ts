@@ -13,6 +13,7 @@ import { registerBenchCommands } from './bench.js';
 import { registerDeploymentCommands } from './deployments.js';
 import { registerEventCommands } from './events.js';
 import { registerModelCommands } from './models.js';
+import { registerOptimizeCommand } from './optimize.js';
 import { registerReleaseCommands } from './releases.js';
 import { registerRolloutCommands } from './rollouts.js';
 import { registerSimulateCommand } from './simulate.js';
@@ -92,6 +93,7 @@ export function buildProgram(): Command {
 
   registerModelCommands(program);
   registerTuneCommand(program);
+  registerOptimizeCommand(program);
   registerDeploymentCommands(program);
   registerReleaseCommands(program);
   registerRolloutCommands(program);

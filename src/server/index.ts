@@ -18,6 +18,7 @@ import { alertsApiPlugin } from '../api/alerts.js';
 import { dataSourcesApiPlugin } from '../api/datasources.js';
 import { eventsApiPlugin } from '../api/events.js';
 import { reloadIfLoaded, tuneApiPlugin } from '../api/tune.js';
+import { optimizeApiPlugin } from '../api/optimize.js';
 import { compileCostModel } from '../autoscale/index.js';
 import { DeploymentController, DeploymentStore, Router } from '../deploy/index.js';
 import { RolloutController, RolloutStore } from '../rollout/index.js';
@@ -181,22 +182,20 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   }
   await app.register(oipRestPlugin, { service: router, limits, ...(tracing === undefined ? {} : { tracing }) });
   if (metrics !== undefined) await app.register(metricsPlugin, { metrics });
-  await app.register(modelsApiPlugin, {
-    prefix: '/api/v1',
-    registry,
-    maxArtifactBytes: options.maxArtifactBytes,
-    // A model's first version is loaded at once so a push gives a working endpoint; later
-    // versions wait for an explicit load (or, with deployments, a rollout).
-    onVersionPushed: async (name: string, version: string) => {
-      if (deployments.find(name) === undefined && !runtime.modelReady(name)) await runtime.loadModel(name);
-      // A push stands whether or not its release can start (another may be running); the log says why not.
-      try {
-        releases.onVersionPushed(name, version);
-      } catch (err) {
-        log.warn({ err, model: name, version }, 'release policy: the release of the pushed version did not start');
-      }
-    },
-  });
+  // A model's first version is loaded at once so a push gives a working endpoint; later
+  // versions wait for an explicit load (or, with deployments, a rollout).
+  const onVersionPushed = async (name: string, version: string): Promise<void> => {
+    if (deployments.find(name) === undefined && !runtime.modelReady(name)) await runtime.loadModel(name);
+    // A push stands whether or not its release can start (another may be running); the log says why not.
+    try {
+      releases.onVersionPushed(name, version);
+    } catch (err) {
+      log.warn({ err, model: name, version }, 'release policy: the release of the pushed version did not start');
+    }
+  };
+  await app.register(modelsApiPlugin, { prefix: '/api/v1', registry, maxArtifactBytes: options.maxArtifactBytes, onVersionPushed });
+  // An optimized version is recorded like a push, so a release policy gates it against its original.
+  await app.register(optimizeApiPlugin, { prefix: '/api/v1', registry, datasetOf: (model) => releases.dataset(model), onVersionRecorded: onVersionPushed });
   await app.register(tuneApiPlugin, {
     prefix: '/api/v1',
     registry,
