@@ -42,7 +42,8 @@ export function reportText(r: OptimizationReport): string {
     { header: 'RATIO', value: (x) => x.ratio },
   ]);
   const agreement = r.accuracy.top1Agreement === null ? '' : `, top-1 agreement ${pct(r.accuracy.top1Agreement)}`;
-  return `${table}\n${r.rewrite.nodesRewritten} node(s) rewritten, ${r.rewrite.nodesSkipped.length} left as they were; largest output difference ${r.maxAbsDiff.toPrecision(3)} on '${r.output}'${agreement}.\nAccuracy budget: ${r.gate.status} (${r.gate.detail}).\nRecorded ${r.model}:${r.version ?? '-'} (optimized from ${r.original}).\n`;
+  const rewritten = r.optimization === 'fp16' ? `${r.rewrite.tensorsConverted} weight tensor(s) stored as float16` : `${r.rewrite.nodesRewritten} node(s) rewritten, ${r.rewrite.nodesSkipped.length} left as they were`;
+  return `${table}\n${rewritten}; largest output difference ${r.maxAbsDiff.toPrecision(3)} on '${r.output}'${agreement}.\nAccuracy budget: ${r.gate.status} (${r.gate.detail}).\nRecorded ${r.model}:${r.version ?? '-'} (optimized from ${r.original}).\n`;
 }
 
 /** Adds `continuum optimize`. */
