@@ -87,6 +87,9 @@ export const ERROR_KINDS = {
   CONTINUUM_ERR_RELEASE_IN_PROGRESS: { httpStatus: 409, grpcStatus: GrpcStatus.FAILED_PRECONDITION },
   CONTINUUM_ERR_DATASET_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
   CONTINUUM_ERR_RELEASE_POLICY_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
+  // Optimization: quantized and float16 versions.
+  CONTINUUM_ERR_OPTIMIZE_UNSUPPORTED: { httpStatus: 422, grpcStatus: GrpcStatus.FAILED_PRECONDITION },
+  CONTINUUM_ERR_ACCURACY_BUDGET: { httpStatus: 422, grpcStatus: GrpcStatus.FAILED_PRECONDITION },
   // Alerts.
   CONTINUUM_ERR_INVALID_ALERT_RULE: { httpStatus: 400, grpcStatus: GrpcStatus.INVALID_ARGUMENT },
   CONTINUUM_ERR_ALERT_RULE_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },

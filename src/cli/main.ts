@@ -15,6 +15,7 @@ import { registerDeploymentCommands } from './deployments.js';
 import { registerEventCommands } from './events.js';
 import { registerK8sCommands } from './k8s.js';
 import { registerModelCommands } from './models.js';
+import { registerOptimizeCommand } from './optimize.js';
 import { registerPlacementCommands } from './placement.js';
 import { registerReleaseCommands } from './releases.js';
 import { registerRolloutCommands } from './rollouts.js';
@@ -100,6 +101,7 @@ export function buildProgram(): Command {
 
   registerModelCommands(program);
   registerTuneCommand(program);
+  registerOptimizeCommand(program);
   registerDeploymentCommands(program);
   registerReleaseCommands(program);
   registerWorkflowCommands(program);

@@ -3,7 +3,7 @@
  * aliases and runtime options, in SQLite plus a blob folder. The only public surface of
  * src/registry/.
  */
-export { Registry, PRODUCTION_ALIAS, DEFAULT_MAX_ARTIFACT_BYTES, applyLabelPatch } from './registry.js';
+export { Registry, PRODUCTION_ALIAS, OPTIMIZED_FROM_LABEL, DEFAULT_MAX_ARTIFACT_BYTES, applyLabelPatch } from './registry.js';
 export type {
   LabelPatch,
   ModelDetail,

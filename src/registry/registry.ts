@@ -21,6 +21,9 @@ import type { SqliteDatabase } from '../store/index.js';
 /** The alias a client gets when it names no version. */
 export const PRODUCTION_ALIAS = 'production';
 
+/** The version label naming the version an optimized version was made from (its lineage); a release compares against that version. */
+export const OPTIMIZED_FROM_LABEL = 'optimized-from';
+
 /** Largest artifact by default: protobuf messages cannot exceed 2 GiB, so neither can an ONNX file. */
 export const DEFAULT_MAX_ARTIFACT_BYTES = 2 ** 31 - 1;
 

@@ -6,7 +6,7 @@
  * candidate that has not passed its gates.
  */
 import { ContinuumError } from '../errors.js';
-import { PRODUCTION_ALIAS } from '../registry/index.js';
+import { OPTIMIZED_FROM_LABEL, PRODUCTION_ALIAS } from '../registry/index.js';
 import type { ModelVersion, Registry } from '../registry/index.js';
 import type { Target } from '../targets/index.js';
 import type { Dataset, DatasetSummary } from './dataset.js';
@@ -227,14 +227,18 @@ export class ReleasePipeline {
   }
 
   /**
-   * The version the candidate is compared with: what the deployment serves, else the
-   * `production` alias, else the newest other version; undefined for a model's first version.
+   * The version the candidate is compared with: for an optimized version the one it was made
+   * from (its `optimized-from` label: a quantized model answers for what it lost against its
+   * original), else what the deployment serves, else the `production` alias, else the newest
+   * other version; undefined for a model's first version.
    */
   private baselineOf(candidate: ModelVersion, deployment: string | undefined): ModelVersion | undefined {
     const { registry } = this.options;
     const deployed = deployment === undefined ? undefined : this.checkDeployment(candidate.name, deployment);
     const model = registry.getModel(candidate.name);
-    const baseline = deployed?.version ?? model.aliases[PRODUCTION_ALIAS] ?? model.versions.filter((v) => v.version !== candidate.version).at(-1)?.version;
+    const original = candidate.labels[OPTIMIZED_FROM_LABEL];
+    const lineage = original !== undefined && model.versions.some((v) => v.version === original) ? original : undefined;
+    const baseline = lineage ?? deployed?.version ?? model.aliases[PRODUCTION_ALIAS] ?? model.versions.filter((v) => v.version !== candidate.version).at(-1)?.version;
     if (baseline === candidate.version) {
       throw new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', `version ${candidate.version} of '${candidate.name}' is already ${deployment === undefined ? 'production' : `what deployment '${deployment}' serves`}; push a new version to release it`, {
         details: { name: candidate.name, version: candidate.version },

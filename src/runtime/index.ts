@@ -12,7 +12,7 @@ export type {
   ResolvedModelVersion,
 } from './service.js';
 export { Runtime, ONNX_PLATFORM, type LoadedVersion, type RuntimeOptions } from './runtime.js';
-export type { LoadTimings } from './model.js';
+export { LoadedModelVersion, type LoadTimings } from './model.js';
 export { initializeOnnxRuntime } from './executor.js';
 export { compileRuntimeOptions, DEFAULT_RUNTIME_OPTIONS, RUNTIME_OPTION_LIMITS } from './options.js';
 export { formBatch, type BatchDecision, type BatchingPolicy, type QueuedRequestView } from './batching.js';

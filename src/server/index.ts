@@ -19,6 +19,7 @@ import { dataSourcesApiPlugin } from '../api/datasources.js';
 import { workflowsApiPlugin } from '../api/workflows.js';
 import { eventsApiPlugin } from '../api/events.js';
 import { reloadIfLoaded, tuneApiPlugin } from '../api/tune.js';
+import { optimizeApiPlugin } from '../api/optimize.js';
 import { compileCostModel } from '../autoscale/index.js';
 import { DeploymentController, DeploymentStore, Router } from '../deploy/index.js';
 import { RolloutController, RolloutStore } from '../rollout/index.js';
@@ -220,6 +221,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   });
   // Replica pods on Kubernetes fetch their model version's artifact here (docs/kubernetes.md).
   await app.register(artifactApiPlugin, { prefix: '/api/v1', registry });
+  // An optimized version is recorded like a push, so a release policy gates it against its original.
+  await app.register(optimizeApiPlugin, { prefix: '/api/v1', registry, datasetOf: (model) => releases.dataset(model), onVersionRecorded: afterVersionPushed });
   await app.register(tuneApiPlugin, {
     prefix: '/api/v1',
     registry,
