@@ -64,6 +64,24 @@ describe('the embedded broker on a data directory', () => {
     }
   }
 
+  it('delivers a retained QoS 1 message to a live subscriber even when the next messages follow at once', async () => {
+    // The Industrial Edge databus pattern: retained metadata, then a burst of data right behind it.
+    const broker = await start(dataDir());
+    const received: string[] = [];
+    const subscriber = await mqtt.connectAsync(urlOf(broker), { reconnectPeriod: 0 });
+    subscriber.on('message', (topic) => received.push(topic));
+    await subscriber.subscribeAsync(['plant/metadata', 'plant/data'], { qos: 1 });
+    const publisher = await mqtt.connectAsync(urlOf(broker), { reconnectPeriod: 0 });
+    // aedes sends PUBACK before it routes, so each next message is on its way while the one before is routed.
+    await publisher.publishAsync('plant/metadata', '{}', { qos: 1, retain: true });
+    for (let i = 0; i < 20; i++) await publisher.publishAsync('plant/data', '{}', { qos: 1 });
+    await until(() => received.length >= 21);
+    expect(received.filter((t) => t === 'plant/metadata')).toHaveLength(1);
+    await publisher.endAsync();
+    await subscriber.endAsync();
+    await broker.close();
+  });
+
   it('keeps the queue of an offline persistent subscriber and retained messages across a restart', async () => {
     const dir = dataDir();
     let broker = await start(dir);

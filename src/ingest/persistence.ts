@@ -269,7 +269,11 @@ export class DurablePersistence extends MemoryPersistenceClass {
     const topic = packet.topic ?? '';
     const empty = packet.payload === undefined || packet.payload.length === 0;
     const blob = empty ? undefined : toBlob({ ...packet });
-    await this.journal.durable((s) => (blob === undefined ? s.delRetained.run(topic) : s.putRetained.run(topic, blob)));
+    // Not awaited: aedes stores the retained copy before it routes the message, and a commit's wait
+    // here would let later messages of the same publisher overtake it; aedes' per-client dedupe
+    // (by broker counter) then drops it at every subscriber. recordInbound journalled the message
+    // before its PUBACK, so a crash before this commit publishes (and retains) it again at start.
+    this.journal.later((s) => (blob === undefined ? s.delRetained.run(topic) : s.putRetained.run(topic, blob)));
   }
 
   override async addSubscriptions(client: ClientRef, subs: SubscriptionRecord[]): Promise<void> {
