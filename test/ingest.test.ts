@@ -94,6 +94,44 @@ async function jsonFlow(server: RunningServer, brokerUrl: string, name: string):
   }
 }
 
+/**
+ * The Industrial Edge databus through `brokerUrl`: metadata names the data points, values are
+ * inferred, a connector restart renumbers the ids mid-stream and they are resolved again from the
+ * latest metadata, and a bad-quality (qc 0) reading is never inferred.
+ */
+async function databusFlow(server: RunningServer, brokerUrl: string, name: string, appId: string): Promise<void> {
+  const data = `ie/d/j/simatic/v1/${appId}/dp/r/PLC1/flowers`;
+  const metaTopic = `ie/m/j/simatic/v1/${appId}/dp`;
+  await server.ingest?.add({ name, topic: data, format: 'databus', mapping: { fields: FIELDS, input: 'input' }, deployment: 'iris' });
+  const metadata = (ids: string[], hashVersion: number): string =>
+    JSON.stringify({
+      seq: hashVersion,
+      connections: [{ name: 'PLC1', type: 'S7+', dataPoints: [{ name: 'flowers', topic: data, publishType: 'bulk', dataPointDefinitions: FIELDS.map((field, i) => ({ name: field, id: ids[i], dataType: 'Real' })) }] }],
+      hashVersion,
+    });
+  const client = await mqtt.connectAsync(brokerUrl);
+  try {
+    const predictions = await collect(client, `${data}/predictions`);
+    const setosa = [5.1, 3.5, 1.4, 0.2];
+    const virginica = [7.7, 3.0, 6.1, 2.3];
+    const vals = (ids: string[], flower: number[], qc = 3): string =>
+      JSON.stringify({ seq: 1, vals: ids.map((id, i) => ({ id, val: flower[i], ts: new Date().toISOString(), qc })) });
+    await client.publishAsync(metaTopic, metadata(['101', '102', '103', '104'], 1), { qos: 1 });
+    await client.publishAsync(data, vals(['101', '102', '103', '104'], setosa), { qos: 1 });
+    await until('first databus prediction', async () => predictions.length, (n) => n >= 1);
+    // The connector restarts and numbers its data points the other way round.
+    await client.publishAsync(metaTopic, metadata(['204', '203', '202', '201'], 2), { qos: 1 });
+    await client.publishAsync(data, vals(['204', '203', '202', '201'], virginica), { qos: 1 });
+    // A bad-quality reading is never inferred.
+    await client.publishAsync(data, vals(['204', '203', '202', '201'], setosa, 0), { qos: 1 });
+    await until('databus counted', async () => server.ingest?.counters(name), (c) => c?.received === 3 && c.published === 2 && predictions.length >= 2);
+    expect(predictions.map((p) => p.outputs['label']?.[0])).toEqual([0, 2]);
+    expect(server.ingest?.counters(name)).toMatchObject({ received: 3, inferred: 2, published: 2, refused: { missing_field: 1 } });
+  } finally {
+    await client.endAsync();
+  }
+}
+
 describe('MQTT ingest on the embedded broker', () => {
   let dataDir: string;
   let server: RunningServer;
@@ -223,36 +261,7 @@ describe('MQTT ingest on the embedded broker', () => {
   }, 60_000);
 
   it('decodes the Industrial Edge databus and follows a metadata change mid-stream', async () => {
-    const data = 'ie/d/j/simatic/v1/s7c1/dp/r/PLC1/flowers';
-    const metaTopic = 'ie/m/j/simatic/v1/s7c1/dp';
-    await server.ingest?.add({ name: 'edge', topic: data, format: 'databus', mapping: { fields: FIELDS, input: 'input' }, deployment: 'iris' });
-    const metadata = (ids: string[], hashVersion: number): string =>
-      JSON.stringify({
-        seq: hashVersion,
-        connections: [{ name: 'PLC1', type: 'S7+', dataPoints: [{ name: 'flowers', topic: data, publishType: 'bulk', dataPointDefinitions: FIELDS.map((name, i) => ({ name, id: ids[i], dataType: 'Real' })) }] }],
-        hashVersion,
-      });
-    const client = await mqtt.connectAsync(brokerUrl);
-    try {
-      const predictions = await collect(client, `${data}/predictions`);
-      const setosa = [5.1, 3.5, 1.4, 0.2];
-      const virginica = [7.7, 3.0, 6.1, 2.3];
-      const vals = (ids: string[], flower: number[], qc = 3): string =>
-        JSON.stringify({ seq: 1, vals: ids.map((id, i) => ({ id, val: flower[i], ts: new Date().toISOString(), qc })) });
-      await client.publishAsync(metaTopic, metadata(['101', '102', '103', '104'], 1), { qos: 1 });
-      await client.publishAsync(data, vals(['101', '102', '103', '104'], setosa), { qos: 1 });
-      await until('first databus prediction', async () => predictions.length, (n) => n >= 1);
-      // The connector restarts and numbers its data points the other way round.
-      await client.publishAsync(metaTopic, metadata(['204', '203', '202', '201'], 2), { qos: 1 });
-      await client.publishAsync(data, vals(['204', '203', '202', '201'], virginica), { qos: 1 });
-      // A bad-quality reading is never inferred.
-      await client.publishAsync(data, vals(['204', '203', '202', '201'], setosa, 0), { qos: 1 });
-      await until('databus counted', async () => server.ingest?.counters('edge'), (c) => c?.received === 3 && c.published === 2 && predictions.length >= 2);
-      expect(predictions.map((p) => p.outputs['label']?.[0])).toEqual([0, 2]);
-      expect(server.ingest?.counters('edge')).toMatchObject({ received: 3, inferred: 2, published: 2, refused: { missing_field: 1 } });
-    } finally {
-      await client.endAsync();
-    }
+    await databusFlow(server, brokerUrl, 'edge', 's7c1');
   }, 60_000);
 
   it('decodes Sparkplug B: aliases from the DBIRTH, hostile payloads refused and counted, the stream goes on', async () => {
@@ -345,6 +354,11 @@ describe('MQTT ingest through Debian Mosquitto', () => {
     if (server === undefined) throw new Error('the server did not start');
     expect(server.mqttPort).toBeUndefined();
     await jsonFlow(server, brokerUrl, 'mosquitto');
+  }, 60_000);
+
+  it('decodes the Industrial Edge databus and follows a metadata change through an external broker', async () => {
+    if (server === undefined) throw new Error('the server did not start');
+    await databusFlow(server, brokerUrl, 'mosquitto-edge', 's7m1');
   }, 60_000);
 
   /**

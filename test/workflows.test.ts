@@ -137,10 +137,11 @@ describe('workflows on a running server', () => {
     expect((await api<{ code: string }>(url, 'GET', '/workflows/iris-mlp/runs/999')).body.code).toBe('CONTINUUM_ERR_RUN_NOT_FOUND');
 
     expect(await cli('workflows', 'show', 'iris-mlp')).toMatch(/Workflow:\s+iris-mlp 1\.1\.0[\s\S]*Parameters:\s+epochs=200 \(number\), trainer=mlp \(string\)[\s\S]*Versions:\s+1\.0\.0, 1\.1\.0/);
-    // This server keeps no samples yet: retraining, which trains on them, is refused with the reason.
-    const retrain = runCli(['workflows', 'retrain', 'iris-mlp', '--datasource', 'line-1', '--every', '1h', '--server', url]);
-    expect(await retrain.exited).not.toBe(0);
-    expect(retrain.output()).toMatch(/keeps no samples; retraining needs a data source/);
+    // Retraining on a data source's samples: bound, shown with the workflow, and turned off again.
+    expect(await cli('workflows', 'retrain', 'iris-mlp', '--datasource', 'line-1', '--every', '1h')).toMatch(/retraining iris-mlp: line-1 → iris-mlp, every 60 min, window 60 min; no run yet/);
+    expect(await cli('workflows', 'show', 'iris-mlp')).toMatch(/Retraining:\s+line-1 → iris-mlp, every 60 min/);
+    expect(await cli('workflows', 'retrain', 'iris-mlp', '--off')).toMatch(/retraining of iris-mlp is off/);
+    expect(await cli('workflows', 'show', 'iris-mlp')).toMatch(/Retraining:\s+-/);
 
     expect(await cli('workflows', 'delete', 'thief')).toMatch(/deleted workflow thief/);
     expect((await api(url, 'GET', '/workflows/thief')).status).toBe(404);
