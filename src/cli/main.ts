@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { demoCurlCommand, DEMO_MODEL_NAME, SERVER_VERSION, startServer } from '../server/index.js';
 import type { ServeOptions } from '../server/index.js';
+import { registerAgentCommands } from './agent.js';
 import { registerAlertCommands } from './alerts.js';
 import { registerDataSourceCommands } from './datasources.js';
 import { wholeNumber } from './args.js';
@@ -13,6 +14,7 @@ import { registerBenchCommands } from './bench.js';
 import { registerDeploymentCommands } from './deployments.js';
 import { registerEventCommands } from './events.js';
 import { registerModelCommands } from './models.js';
+import { registerNodeCommands } from './nodes.js';
 import { registerReleaseCommands } from './releases.js';
 import { registerRolloutCommands } from './rollouts.js';
 import { registerSimulateCommand } from './simulate.js';
@@ -100,6 +102,8 @@ export function buildProgram(): Command {
   registerEventCommands(program);
   registerAlertCommands(program);
   registerDataSourceCommands(program);
+  registerNodeCommands(program);
+  registerAgentCommands(program);
   return program;
 }
 

@@ -17,6 +17,9 @@ import { releasesApiPlugin } from '../api/releases.js';
 import { alertsApiPlugin } from '../api/alerts.js';
 import { dataSourcesApiPlugin } from '../api/datasources.js';
 import { eventsApiPlugin } from '../api/events.js';
+import { agentApiPlugin, nodesApiPlugin } from '../api/nodes.js';
+import { NodeStore } from '../agent/index.js';
+import { NodeFleet } from '../targets/agent/index.js';
 import { reloadIfLoaded, tuneApiPlugin } from '../api/tune.js';
 import { compileCostModel } from '../autoscale/index.js';
 import { DeploymentController, DeploymentStore, Router } from '../deploy/index.js';
@@ -95,6 +98,9 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   const runtime = new Runtime({ source: registry, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, extensions: OIP_EXTENSIONS });
   // The warm pool boots with the first deployment: an idle server with none keeps no spare process.
   const target = new LocalTarget({ warmPoolSize: options.warmPoolSize, warmPoolOnStart: false });
+  // Nodes run by agents (docs/agents.md): a deployment placed on one runs its replicas there.
+  const nodes = NodeStore.open(options.dataDir);
+  const fleet = new NodeFleet({ store: nodes });
   // Metrics read the controller at scrape time; the controller tells them its events as they happen.
   let metrics: ContinuumMetrics | undefined;
   const deployments: DeploymentController = new DeploymentController({
@@ -112,6 +118,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       const dataset: Dataset | undefined = releases.dataset(model);
       return dataset === undefined ? undefined : { input: dataset.input, rows: dataset.features };
     },
+    nodeTarget: (node) => fleet.targetFor(node),
     energyOf: (name) => {
       const snapshot = energy.snapshot();
       const figures = snapshot.deployments[name];
@@ -213,6 +220,10 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   await app.register(rolloutsApiPlugin, { prefix: '/api/v1', rollouts });
   await app.register(eventsApiPlugin, { prefix: '/api/v1', store, stream: events });
   await app.register(alertsApiPlugin, { prefix: '/api/v1', engine: alerts });
+  const nodesApi = { store: nodes, fleet, artifactPath: (model: string, version: string) => registry.resolve(model, version).artifactPath };
+  await app.register(nodesApiPlugin, { prefix: '/api/v1', ...nodesApi });
+  // Agents authenticate with their node credentials, not management tokens: outside /api.
+  await app.register(agentApiPlugin, { prefix: '/agent/v1', ...nodesApi });
   // The MQTT data path starts with the listeners below; its API is registered now, like every route.
   let ingestBroker: IngestBroker | undefined;
   let ingest: IngestService | undefined;
@@ -227,6 +238,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     deployments.create({ model: DEMO_MODEL_NAME, policy: { policy: 'auto' } });
   }
   deployments.start();
+  // Every stored deployment has asked for its replicas now: nodes' desired states may be written.
+  fleet.start();
   rollouts.start();
   energy.start(() => deployments.usage());
   // Like Triton's default model control mode: every registry model no deployment serves is loaded
@@ -267,7 +280,9 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     await tracing?.shutdown();
     await releases.close();
     rollouts.close();
+    await fleet.close();
     await deployments.close();
+    nodes.close();
     await alerts.close();
     await target.close();
     await runtime.close();
@@ -302,7 +317,9 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       await releases.close();
       // Rollouts stop where they are (the next start resumes them); replicas drain once no front end takes requests any more.
       rollouts.close();
+      await fleet.close();
       await Promise.race([deployments.close(), new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs).unref())]);
+      nodes.close();
       await alerts.close();
       await target.close();
       await runtime.close();
