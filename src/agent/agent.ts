@@ -28,6 +28,7 @@ import { AgentInferenceService } from './serving.js';
 import type { ServedReplica } from './serving.js';
 import { TelemetrySpool } from './spool.js';
 import { AgentStateDir } from './state.js';
+import { normalizeFingerprint } from './tls.js';
 import type { AgentIdentity } from './state.js';
 
 /** Friendly options of an agent (CLI flags map one to one). */
@@ -38,6 +39,8 @@ export interface AgentOptions {
   readonly server?: string;
   /** A join token (`continuum nodes join-token`); needed only until the node has joined. */
   readonly joinToken?: string;
+  /** The control plane's certificate fingerprint to pin (an https `server`; `continuum nodes join-token` prints it). */
+  readonly fingerprint?: string;
   /** Node name. @default the host name, lower-cased */
   readonly name?: string;
   /** @default 'edge' */
@@ -77,6 +80,7 @@ const optionsSchema = z.object({
   stateDir: z.string().min(1),
   server: z.url().max(512).optional(),
   joinToken: z.string().min(1).max(256).optional(),
+  fingerprint: z.string().max(128).transform(normalizeFingerprint).optional(),
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a node name is 1-63 lower-case letters, digits and dashes').optional(),
   tier: z.enum(TIERS).default('edge'),
   site: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a site name is 1-63 lower-case letters, digits and dashes').default('default'),
@@ -190,7 +194,7 @@ export class Agent {
       const port = typeof address === 'object' && address !== null ? address.port : options.port;
       const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
       const identity = await Agent.identityFor(options, state, options.advertiseUrl ?? url, log);
-      const client = new ControlPlaneClient(identity.server, () => agent?.identity.credential ?? identity.credential);
+      const client = new ControlPlaneClient(identity.server, () => agent?.identity.credential ?? identity.credential, identity.fingerprint);
       agent = new Agent(options, log, state, spool, target, service, app, identity, client, url);
       members = agent.members;
       const self = agent;
@@ -209,9 +213,8 @@ export class Agent {
   private static async identityFor(options: z.infer<typeof optionsSchema>, state: AgentStateDir, endpoint: string, log: (line: string) => void): Promise<AgentIdentity> {
     const stored = state.identity();
     if (stored !== undefined) {
-      if (options.server === undefined || options.server === stored.server) return stored;
-      const moved = { ...stored, server: options.server };
-      state.saveIdentity(moved);
+      const moved = { ...stored, ...(options.server === undefined ? {} : { server: options.server }), ...(options.fingerprint === undefined ? {} : { fingerprint: options.fingerprint }) };
+      if (moved.server !== stored.server || moved.fingerprint !== stored.fingerprint) state.saveIdentity(moved);
       return moved;
     }
     if (options.server === undefined || options.joinToken === undefined) {
@@ -229,8 +232,11 @@ export class Agent {
       powerWatts: options.powerWatts,
       endpoint,
     };
-    const joined = await new ControlPlaneClient(options.server, () => undefined).join({ token: options.joinToken, name, facts });
-    const identity = { server: options.server, node: joined.node, credential: joined.credential };
+    if (options.server.startsWith('https:') && options.fingerprint === undefined) {
+      throw new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', 'joining over https needs --fingerprint sha256:... (printed by `continuum nodes join-token`) to pin the control plane\'s certificate');
+    }
+    const joined = await new ControlPlaneClient(options.server, () => undefined, options.fingerprint).join({ token: options.joinToken, name, facts });
+    const identity = { server: options.server, ...(options.fingerprint === undefined ? {} : { fingerprint: options.fingerprint }), node: joined.node, credential: joined.credential };
     state.saveIdentity(identity);
     log(`joined ${options.server} as node '${joined.node}' (${facts.tier}, site ${facts.site}, ${facts.cores} cores, speed score ${speedScore.toFixed(0)})`);
     return identity;

@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import { ContinuumError } from '../errors.js';
 import { credentialResponseSchema, desiredResponseSchema, errorFromAnswer, joinResponseSchema, telemetryAckSchema } from './protocol.js';
 import type { DesiredResponse, JoinRequest, JoinResponse, TelemetryBatch } from './protocol.js';
+import { pinnedDispatcher } from './tls.js';
 
 /** Longest wait for a control-plane answer's headers and between body chunks. */
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -21,12 +22,17 @@ export class ControlPlaneClient {
   /** Base URL without a trailing slash. */
   readonly server: string;
 
+  private readonly dispatcher: Dispatcher | undefined;
+
   constructor(
     server: string,
     /** The credential to send (it changes when rotated). */
     private readonly credential: () => string | undefined,
+    /** The pinned certificate fingerprint of an https control plane (src/agent/tls.ts); absent: plain HTTP, or the system's CAs. */
+    fingerprint?: string,
   ) {
     this.server = server.replace(/\/+$/, '');
+    this.dispatcher = fingerprint === undefined ? undefined : pinnedDispatcher(fingerprint);
   }
 
   /** Exchanges a join token for the node's credential. */
@@ -81,6 +87,7 @@ export class ControlPlaneClient {
         headers,
         headersTimeout: REQUEST_TIMEOUT_MS,
         bodyTimeout: REQUEST_TIMEOUT_MS,
+        ...(this.dispatcher === undefined ? {} : { dispatcher: this.dispatcher }),
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (err) {

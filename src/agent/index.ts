@@ -12,3 +12,5 @@ export type { DesiredReplica, DesiredState, NodeFacts, TelemetryRecord, Tier } f
 export { measureSpeedScore } from './benchmark.js';
 export { TelemetrySpool } from './spool.js';
 export { planReconcile } from './reconcile.js';
+export { nodeApiCertificate, normalizeFingerprint, pinnedDispatcher } from './tls.js';
+export type { NodeApiCertificate } from './tls.js';

@@ -24,7 +24,13 @@ import { desiredStateSchema } from './protocol.js';
 import type { DesiredState } from './protocol.js';
 
 /** Who the agent is to its control plane. */
-export const identitySchema = z.strictObject({ server: z.url().max(512), node: z.string().min(1).max(63), credential: z.string().min(1).max(256) });
+export const identitySchema = z.strictObject({
+  server: z.url().max(512),
+  /** The control plane's pinned certificate fingerprint (https); absent for plain HTTP. */
+  fingerprint: z.string().max(128).optional(),
+  node: z.string().min(1).max(63),
+  credential: z.string().min(1).max(256),
+});
 /** The agent's identity. */
 export type AgentIdentity = z.infer<typeof identitySchema>;
 

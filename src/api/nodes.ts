@@ -24,6 +24,8 @@ export interface NodesApiOptions {
   readonly artifactPath: (model: string, version: string) => string;
   /** A node that made no contact for this long shows as not ready. @default 30000 */
   readonly readyWithinMs?: number;
+  /** The node API's HTTPS port and certificate fingerprint, when it is served over TLS (a join token's answer carries them). */
+  readonly nodeApi?: () => { readonly port: number; readonly fingerprint: string } | undefined;
 }
 
 /** Longest a join token may live (a week, like the longest-lived Kubernetes bootstrap tokens people use). */
@@ -38,12 +40,13 @@ const desiredQuery = z.object({ generation: z.coerce.number().int().min(0).optio
 const artifactParams = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/, 'an artifact is named by its 64-hex-digit sha256') });
 
 /** The management side; register with prefix `/api/v1`. */
-export const nodesApiPlugin: FastifyPluginAsync<NodesApiOptions> = async (app, { store, fleet, readyWithinMs = 30_000 }) => {
+export const nodesApiPlugin: FastifyPluginAsync<NodesApiOptions> = async (app, { store, fleet, readyWithinMs = 30_000, nodeApi }) => {
   const view = (name: string): ReturnType<NodeStore['view']> => store.view(name, Date.now(), readyWithinMs);
 
   app.post('/nodes/join-tokens', async (request, reply) => {
     const body = parse(joinTokenBody, request.body ?? undefined, 'join token request');
-    return reply.code(201).send(store.createJoinToken(body?.ttlMs ?? 3600_000, Date.now()));
+    const tls = nodeApi?.();
+    return reply.code(201).send({ ...store.createJoinToken(body?.ttlMs ?? 3600_000, Date.now()), ...(tls === undefined ? {} : { agentPort: tls.port, fingerprint: tls.fingerprint }) });
   });
 
   app.get('/nodes', async () => ({ nodes: store.names().map(view) }));

@@ -35,6 +35,7 @@ function hostPort(value: string): { host: string; port: number } {
 interface AgentFlags {
   readonly join?: string;
   readonly token?: string;
+  readonly fingerprint?: string;
   readonly name?: string;
   readonly tier: Tier;
   readonly site: string;
@@ -65,6 +66,7 @@ export function registerAgentCommands(program: Command): void {
     .description('run a node of the continuum: join a control plane once, then serve its desired replicas, online or not (docs/agents.md)')
     .option('--join <url>', 'the control plane to join (needed the first time; replaces the stored URL later)')
     .option('--token <token>', 'join token from `continuum nodes join-token` (needed the first time only)')
+    .option('--fingerprint <sha256>', "the control plane's certificate fingerprint to pin (https; printed by `continuum nodes join-token`)")
     .option('--name <name>', 'node name (default: the host name)')
     .option('--tier <tier>', `${TIERS.join('|')}`, tier, 'edge')
     .option('--site <name>', 'the site the node is at', 'default')
@@ -84,6 +86,7 @@ export function registerAgentCommands(program: Command): void {
         stateDir: resolve(flags.stateDir),
         ...(flags.join === undefined ? {} : { server: flags.join }),
         ...(flags.token === undefined ? {} : { joinToken: flags.token }),
+        ...(flags.fingerprint === undefined ? {} : { fingerprint: flags.fingerprint }),
         ...(flags.name === undefined ? {} : { name: flags.name }),
         tier: flags.tier,
         site: flags.site,

@@ -49,11 +49,13 @@ export function buildProgram(): Command {
     .option('--mqtt-port <port>', 'port of the embedded MQTT broker, docs/ingest.md (default 1883; a free port with --port 0)', parsePort)
     .option('--mqtt-url <url>', 'use this external MQTT broker (mqtt://host:port) instead of the embedded one')
     .option('--no-mqtt', 'no MQTT data path')
-    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; console: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number; metrics: boolean; otlpEndpoint?: string; mqtt: boolean; mqttPort?: number; mqttUrl?: string }) => {
+    .option('--agent-port <port>', 'serve the node API for agents over HTTPS on this port (docs/agents.md); default: plain HTTP on --port', parsePort)
+    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; console: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number; metrics: boolean; otlpEndpoint?: string; mqtt: boolean; mqttPort?: number; mqttUrl?: string; agentPort?: number }) => {
       const server = await startServer({
         mqtt: opts.mqtt,
         ...(opts.mqttPort === undefined ? {} : { mqttPort: opts.mqttPort }),
         ...(opts.mqttUrl === undefined ? {} : { mqttUrl: opts.mqttUrl }),
+        ...(opts.agentPort === undefined ? {} : { agentPort: opts.agentPort }),
         metrics: opts.metrics,
         ...(opts.otlpEndpoint === undefined ? {} : { otlpEndpoint: opts.otlpEndpoint }),
         autoscalerTickMs: opts.autoscalerTickMs,
@@ -69,6 +71,7 @@ export function buildProgram(): Command {
       out.write(`Continuum ${SERVER_VERSION} serving at ${server.url} (gRPC on port ${server.grpcPort}); data in ${server.options.dataDir}\n`);
       if (server.options.console) out.write(`Web console: ${server.url}/\n`);
       if (server.mqttPort !== undefined) out.write(`MQTT broker on port ${server.mqttPort} (password: a management token once tokens exist)\n`);
+      if (server.nodeApi !== undefined) out.write(`Node API for agents over HTTPS on port ${server.nodeApi.port}, certificate ${server.nodeApi.fingerprint}\n`);
       if (server.newToken !== undefined) {
         out.write(`Management token (shown once, store it; send as "Authorization: Bearer ..." or CONTINUUM_TOKEN):\n  ${server.newToken}\n`);
       }

@@ -52,8 +52,19 @@ export function registerNodeCommands(program: Command, out: Output = stdoutOutpu
   withCommonOptions(nodes.command('join-token').description('create a single-use token an agent joins with (`continuum agent --join URL --token TOKEN`)').option('--ttl <duration>', 'how long the token is valid', durationMs)).action(
     async (flags: CommonOptions & { readonly ttl?: number }) => {
       const client = clientOf(flags);
-      const created = await client.sendJson<{ token: string; expiresAt: string }>('POST', '/nodes/join-tokens', flags.ttl === undefined ? {} : { ttlMs: flags.ttl });
-      printResult(out, flags.json === true, created, (t) => `${t.token}\nvalid until ${t.expiresAt}; join with:\n  continuum agent --join ${client.server} --token ${t.token} --tier edge --site SITE\n`);
+      const created = await client.sendJson<{ token: string; expiresAt: string; agentPort?: number; fingerprint?: string }>('POST', '/nodes/join-tokens', flags.ttl === undefined ? {} : { ttlMs: flags.ttl });
+      // Over TLS the node API has its own port on the same host, and the agent pins its certificate.
+      const joinUrl = (t: typeof created): string => {
+        if (t.agentPort === undefined) return client.server;
+        const url = new URL(client.server);
+        return `https://${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}:${t.agentPort}`;
+      };
+      printResult(
+        out,
+        flags.json === true,
+        created,
+        (t) => `${t.token}\nvalid until ${t.expiresAt}; join with:\n  continuum agent --join ${joinUrl(t)} --token ${t.token}${t.fingerprint === undefined ? '' : ` --fingerprint ${t.fingerprint}`} --tier edge --site SITE\n`,
+      );
     },
   );
 

@@ -49,6 +49,11 @@ export interface ServeOptions {
   readonly mqttPort?: number;
   /** An external MQTT broker (mqtt:// or mqtts://) used instead of the embedded one. */
   readonly mqttUrl?: string;
+  /**
+   * Serve the node API (`/agent/v1`, docs/agents.md) over HTTPS on this port, with a certificate
+   * agents pin; without it the node API is plain HTTP on the main port. 0 picks a free port.
+   */
+  readonly agentPort?: number;
 }
 
 /** Serve options after validation and defaults. */
@@ -72,6 +77,8 @@ export interface CompiledServeOptions {
   readonly otlpTracesUrl: string | undefined;
   /** The MQTT data path: off, the embedded broker on a port, or an external broker. */
   readonly mqtt: { readonly kind: 'off' } | { readonly kind: 'embedded'; readonly port: number } | { readonly kind: 'external'; readonly url: string };
+  /** The HTTPS port of the node API; undefined: plain HTTP on the main port. */
+  readonly agentPort: number | undefined;
 }
 
 const port = z.number().int().min(0).max(65535);
@@ -96,6 +103,7 @@ const schema = z.object({
   mqtt: z.boolean().default(true),
   mqttPort: port.optional(),
   mqttUrl: z.url({ protocol: /^mqtts?$/ }).optional(),
+  agentPort: port.optional(),
 });
 
 /** The data directory when none is given: `$CONTINUUM_HOME`, else `./.continuum`. */
@@ -110,12 +118,12 @@ export function compileServeOptions(options: ServeOptions = {}, env: NodeJS.Proc
     const issue = parsed.error.issues[0];
     throw new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', `invalid serve option ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
   }
-  const { otlpEndpoint, mqtt, mqttPort, mqttUrl, ...o } = parsed.data;
+  const { otlpEndpoint, mqtt, mqttPort, mqttUrl, agentPort, ...o } = parsed.data;
   // Servers on a free HTTP port (tests, side-by-side instances) take a free MQTT port too, so they never collide on 1883.
   const compiledMqtt: CompiledServeOptions['mqtt'] = !mqtt
     ? { kind: 'off' }
     : mqttUrl !== undefined
       ? { kind: 'external', url: mqttUrl }
       : { kind: 'embedded', port: mqttPort ?? (o.port === 0 ? 0 : 1883) };
-  return { ...o, dataDir: o.dataDir === undefined ? defaultDataDir(env) : resolve(o.dataDir), otlpTracesUrl: otlpTracesUrl(otlpEndpoint, env), mqtt: compiledMqtt };
+  return { ...o, dataDir: o.dataDir === undefined ? defaultDataDir(env) : resolve(o.dataDir), otlpTracesUrl: otlpTracesUrl(otlpEndpoint, env), mqtt: compiledMqtt, agentPort };
 }

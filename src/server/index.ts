@@ -18,7 +18,7 @@ import { alertsApiPlugin } from '../api/alerts.js';
 import { dataSourcesApiPlugin } from '../api/datasources.js';
 import { eventsApiPlugin } from '../api/events.js';
 import { agentApiPlugin, nodesApiPlugin } from '../api/nodes.js';
-import { NodeStore } from '../agent/index.js';
+import { NodeStore, nodeApiCertificate } from '../agent/index.js';
 import { NodeFleet } from '../targets/agent/index.js';
 import { reloadIfLoaded, tuneApiPlugin } from '../api/tune.js';
 import { compileCostModel } from '../autoscale/index.js';
@@ -70,6 +70,8 @@ export interface RunningServer {
   readonly ingest: IngestService | undefined;
   /** Port of the embedded MQTT broker; undefined when off or external. */
   readonly mqttPort: number | undefined;
+  /** The node API's HTTPS port and the certificate fingerprint agents pin; undefined: plain HTTP on the main port. */
+  readonly nodeApi: { readonly port: number; readonly fingerprint: string } | undefined;
   /** Stops accepting requests, waits for in-flight ones (up to drainTimeoutMs), releases everything. */
   close(): Promise<void>;
 }
@@ -220,10 +222,24 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   await app.register(rolloutsApiPlugin, { prefix: '/api/v1', rollouts });
   await app.register(eventsApiPlugin, { prefix: '/api/v1', store, stream: events });
   await app.register(alertsApiPlugin, { prefix: '/api/v1', engine: alerts });
-  const nodesApi = { store: nodes, fleet, artifactPath: (model: string, version: string) => registry.resolve(model, version).artifactPath };
+  // The node API over HTTPS on its own port when asked (agents pin its certificate), else plain HTTP here.
+  const nodeCertificate = options.agentPort === undefined ? undefined : nodeApiCertificate(options.dataDir);
+  let nodeApi: RunningServer['nodeApi'];
+  const nodesApi = {
+    store: nodes,
+    fleet,
+    artifactPath: (model: string, version: string) => registry.resolve(model, version).artifactPath,
+    nodeApi: () => nodeApi,
+  };
   await app.register(nodesApiPlugin, { prefix: '/api/v1', ...nodesApi });
   // Agents authenticate with their node credentials, not management tokens: outside /api.
-  await app.register(agentApiPlugin, { prefix: '/agent/v1', ...nodesApi });
+  const tlsApp = nodeCertificate === undefined ? undefined : Fastify({ logger: false, https: { key: nodeCertificate.keyPem, cert: nodeCertificate.certPem }, forceCloseConnections: true });
+  if (tlsApp === undefined) await app.register(agentApiPlugin, { prefix: '/agent/v1', ...nodesApi });
+  else {
+    tlsApp.setErrorHandler(httpErrorHandler);
+    tlsApp.setNotFoundHandler((req, reply) => httpErrorHandler(new ContinuumError('CONTINUUM_ERR_ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`), req, reply));
+    await tlsApp.register(agentApiPlugin, { prefix: '/agent/v1', ...nodesApi });
+  }
   // The MQTT data path starts with the listeners below; its API is registered now, like every route.
   let ingestBroker: IngestBroker | undefined;
   let ingest: IngestService | undefined;
@@ -256,6 +272,11 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   let grpc: GrpcServerHandle | undefined;
   try {
     await app.listen({ host: options.host, port: options.port });
+    if (tlsApp !== undefined && nodeCertificate !== undefined) {
+      await tlsApp.listen({ host: options.host, port: options.agentPort ?? 0 });
+      const agentAddress = tlsApp.server.address();
+      nodeApi = { port: typeof agentAddress === 'object' && agentAddress !== null ? agentAddress.port : (options.agentPort ?? 0), fingerprint: nodeCertificate.fingerprint };
+    }
     grpc = await startGrpcServer({ service: router, host: options.host, port: options.grpcPort, limits, ...(tracing === undefined ? {} : { tracing }) });
     // MQTT data path: tokens guard the embedded broker whenever the REST API needs them, and also on
     // loopback once tokens exist (another local process is no more trusted over MQTT than over HTTP).
@@ -273,6 +294,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     await ingest?.close();
     await ingestBroker?.close();
     await grpc?.close();
+    await tlsApp?.close();
     dataSources.close();
     events.close();
     energy.stop();
@@ -312,7 +334,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       // its last response is written, so idle ones are swept until none is left.
       const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
       const timeout = new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs).unref());
-      await Promise.race([Promise.all([drained, app.close(), grpcHandle.close()]), timeout]);
+      await Promise.race([Promise.all([drained, app.close(), grpcHandle.close(), tlsApp?.close()]), timeout]);
       clearInterval(sweep);
       await releases.close();
       // Rollouts stop where they are (the next start resumes them); replicas drain once no front end takes requests any more.
@@ -348,6 +370,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     authRequired,
     ingest,
     mqttPort: ingestBroker?.port,
+    nodeApi,
     close,
   };
 }

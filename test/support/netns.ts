@@ -28,14 +28,14 @@ export interface EmulatedNode {
   readonly name: string;
   readonly tier: Tier;
   readonly network: NodeNetwork;
-  /** The URL the agent joins the control plane at (through the uplink). */
-  readonly joinUrl: string;
+  /** Where the agent reaches the control plane's node API (`host:port`, through the uplink). */
+  readonly uplink: string;
   /** The URL the control plane (and a test, as a client at the edge) reaches the agent at (through the downlink). */
   readonly endpoint: string;
   close(): Promise<void>;
 }
 
-/** Creates node `index`'s namespace and links to a control plane listening on 127.0.0.1:`controlPlanePort`. */
+/** Creates node `index`'s namespace and links to a control plane's node API listening on 127.0.0.1:`controlPlanePort`. */
 export async function emulateNode(name: string, tier: Tier, index: number, controlPlanePort: number): Promise<EmulatedNode> {
   const network = createNodeNetwork('ctme2e', index);
   const shape = TIER_PROFILES[tier].link;
@@ -53,7 +53,7 @@ export async function emulateNode(name: string, tier: Tier, index: number, contr
     name,
     tier,
     network,
-    joinUrl: `http://${network.hostAddress}:${up.port}`,
+    uplink: `${network.hostAddress}:${up.port}`,
     endpoint: `http://127.0.0.1:${down.port}`,
     close: async () => {
       await Promise.all(links.map((l) => l.close()));
