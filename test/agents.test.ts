@@ -172,6 +172,18 @@ describe.skipIf(skipReason !== undefined)('edge agents in network namespaces', (
     expect([nowhere.status, nowhere.body.code]).toEqual([404, 'CONTINUUM_ERR_NODE_NOT_FOUND']);
   });
 
+  it('rolls a new revision onto the node without a failed inference at the edge; the old one stops once the new one serves', async () => {
+    let stopLoad = (): void => undefined;
+    const loading = load(edge().endpoint, new Promise<void>((r) => (stopLoad = r)));
+    const changed = await api<DeploymentStatus>(serverUrl, 'PATCH', '/deployments/ident', { runtime: { maxBatchSize: 8 } });
+    expect(changed.body.revision.revision).toBe(2);
+    await until('only revision 2 on the edge', () => agentStatus(edge()), (s) => s !== undefined && s.replicas.length === 1 && s.replicas.every((r) => r.revision === 2 && r.phase === 'ready'), 30_000);
+    stopLoad();
+    const during = await loading;
+    expect(during.errors).toEqual([]);
+    expect(during.ok).toBeGreaterThan(0);
+  });
+
   it('serves at the edge with no failed inference while the control plane is killed, and after the agent restarts offline', async () => {
     let stopLoad = (): void => undefined;
     const loading = load(edge().endpoint, new Promise<void>((r) => (stopLoad = r)));

@@ -11,7 +11,7 @@
  * counted), and reconciles when the link is back; restarted offline, it starts its replicas from
  * the desired state and artifacts on disk before it ever talks to the control plane.
  */
-import { availableParallelism, hostname, totalmem } from 'node:os';
+import { availableParallelism, freemem, hostname, loadavg, totalmem } from 'node:os';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -24,6 +24,7 @@ import { ControlPlaneClient } from './control-client.js';
 import { MAX_TELEMETRY_BATCH, TIERS } from './protocol.js';
 import type { DesiredReplica, DesiredState, NodeFacts, TelemetryRecord } from './protocol.js';
 import { planReconcile } from './reconcile.js';
+import type { HeldReplica } from './reconcile.js';
 import { AgentInferenceService } from './serving.js';
 import type { ServedReplica } from './serving.js';
 import { TelemetrySpool } from './spool.js';
@@ -139,6 +140,8 @@ export class Agent {
   private reconciling: Promise<void> | undefined;
   private reconcileAgain = false;
   private readonly fetching = new Map<string, Promise<void>>();
+  /** Deployments whose previous revision is kept serving (told once each). */
+  private readonly kept = new Set<string>();
   private resolveRevoked: (() => void) | undefined;
   /** Resolves when the control plane has revoked this node (the agent has stopped by then). */
   readonly revoked: Promise<void>;
@@ -370,12 +373,20 @@ export class Agent {
   }
 
   private async reconcileOnce(): Promise<void> {
-    const held = [...this.members.values()].filter((m) => m.phase !== 'stopping').map((m) => ({ id: m.id, deployment: m.kind.deployment, revision: m.kind.revision }));
-    const plan = planReconcile(this.desiredState.replicas, held);
-    // New replicas first; surplus ones stop once those serve (no gap in serving).
+    const held = (): HeldReplica[] =>
+      [...this.members.values()].filter((m) => m.phase !== 'stopping').map((m) => ({ id: m.id, deployment: m.kind.deployment, revision: m.kind.revision, ready: m.phase === 'ready' }));
+    const plan = planReconcile(this.desiredState.replicas, held());
+    // New replicas first; surplus ones stop once those serve (no gap in serving), planned again now that they do.
     await Promise.all(plan.start.flatMap(({ replica, count }) => Array.from({ length: count }, () => this.startMember(replica))));
-    await Promise.all(plan.stop.map((id) => this.stopMember(id)));
-    if (plan.start.length === 0 && plan.stop.length === 0) {
+    const after = planReconcile(this.desiredState.replicas, held());
+    await Promise.all(after.stop.map((id) => this.stopMember(id)));
+    for (const deployment of after.kept) {
+      if (this.kept.has(deployment)) continue;
+      this.kept.add(deployment);
+      this.event('revision-kept', `no desired revision of ${deployment} serves yet; its previous revision keeps serving`, { deployment });
+    }
+    for (const deployment of this.kept) if (!after.kept.includes(deployment)) this.kept.delete(deployment);
+    if (plan.start.length === 0 && plan.stop.length === 0 && after.kept.length === 0) {
       const removed = this.state.pruneArtifacts(new Set([...this.desiredState.replicas, ...[...this.members.values()].map((m) => m.kind)].map((k) => k.sha256)));
       if (removed > 0) this.log(`removed ${removed} cached artifact(s) no replica needs`);
     }
@@ -447,7 +458,16 @@ export class Agent {
   private heartbeat(): void {
     if (this.closed) return;
     const s = this.status();
-    this.spool.append('heartbeat', Date.now(), { generation: s.generation, replicas: s.replicas, requests: s.requests, failures: s.failures, spooled: s.spool.waiting, online: s.online ?? null });
+    this.spool.append('heartbeat', Date.now(), {
+      generation: s.generation,
+      replicas: s.replicas,
+      requests: s.requests,
+      failures: s.failures,
+      spooled: s.spool.waiting,
+      online: s.online ?? null,
+      loadAverage1m: loadavg()[0] ?? 0,
+      freeMemoryBytes: freemem(),
+    });
     this.service.refreshStatistics().catch((err: unknown) => this.log(`statistics refresh failed: ${message(err)}`));
   }
 

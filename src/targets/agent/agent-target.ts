@@ -10,7 +10,7 @@
  * NodeFleet.start} (called once every stored deployment has asked for its replicas), and until
  * then each agent keeps the last document it pulled.
  */
-import type { NodeStore } from '../../agent/nodes.js';
+import type { NodeStore, NodeView } from '../../agent/nodes.js';
 import type { DesiredReplica } from '../../agent/protocol.js';
 import { ContinuumError } from '../../errors.js';
 import type { InferOptions } from '../../runtime/index.js';
@@ -47,14 +47,20 @@ export class NodeFleet {
 
   /** The target placing replicas on node `node`; CONTINUUM_ERR_NODE_NOT_FOUND / CONTINUUM_ERR_NODE_REVOKED when it cannot take any. */
   targetFor(node: string): Target {
-    const view = this.options.store.view(node, Date.now());
-    if (view.status === 'revoked') throw new ContinuumError('CONTINUUM_ERR_NODE_REVOKED', `node '${node}' is revoked; place the deployment on another node`, { details: { node } });
+    const view = this.usable(node);
     let target = this.targets.get(node);
     if (target === undefined || target.endpoint !== view.facts.endpoint) {
       target = new AgentTarget(node, view.facts.endpoint, this, { readyTimeoutMs: this.readyTimeoutMs, readyPollMs: this.readyPollMs, requestTimeoutMs: this.requestTimeoutMs });
       this.targets.set(node, target);
     }
     return target;
+  }
+
+  /** The node's view; throws when the node cannot take replicas (unknown or revoked). */
+  usable(node: string): NodeView {
+    const view = this.options.store.view(node, Date.now());
+    if (view.status === 'revoked') throw new ContinuumError('CONTINUUM_ERR_NODE_REVOKED', `node '${node}' is revoked; place the deployment on another node`, { details: { node } });
+    return view;
   }
 
   /** Writes every node's desired state from now on (and once now: nodes nobody asked for get none). */
@@ -133,6 +139,8 @@ export class AgentTarget implements Target {
 
   async startReplica(spec: ReplicaSpec): Promise<Replica> {
     if (this.closed) throw new ContinuumError('CONTINUUM_ERR_SHUTTING_DOWN', `the target of node '${this.node}' is closed; no replica can start`);
+    // A revoked node takes no replica: refused at once rather than after the readiness timeout.
+    this.fleet.usable(this.node);
     const startedAt = performance.now();
     this.started += 1;
     this.fleet.change(this.node, spec, 1);
