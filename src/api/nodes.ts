@@ -32,6 +32,8 @@ export interface NodesApiOptions {
 const MAX_JOIN_TOKEN_TTL_MS = 7 * 24 * 3600 * 1000;
 /** Largest telemetry upload: a full batch of the largest records, with room for JSON framing. */
 const MAX_TELEMETRY_BODY_BYTES = 9 * 1024 * 1024;
+/** Largest body of every other node API call (a join's facts, an empty rotation request). */
+const MAX_SMALL_BODY_BYTES = 64 * 1024;
 
 const nameParams = z.object({ name: z.string().max(63) });
 const joinTokenBody = z.strictObject({ ttlMs: z.int().min(1000).max(MAX_JOIN_TOKEN_TTL_MS).optional() }).optional();
@@ -84,7 +86,7 @@ export const agentApiPlugin: FastifyPluginAsync<NodesApiOptions> = async (app, {
     return store.authenticate(credential, Date.now());
   };
 
-  app.post('/join', async (request, reply) => reply.code(201).send(store.join(parse(joinRequestSchema, request.body, 'join request'), Date.now())));
+  app.post('/join', { bodyLimit: MAX_SMALL_BODY_BYTES }, async (request, reply) => reply.code(201).send(store.join(parse(joinRequestSchema, request.body, 'join request'), Date.now())));
 
   app.get('/desired', async (request) => {
     const node = nodeOf(request);
@@ -106,5 +108,5 @@ export const agentApiPlugin: FastifyPluginAsync<NodesApiOptions> = async (app, {
     return { ackedSeq: store.acceptTelemetry(node, parse(telemetryBatchSchema, request.body, 'telemetry upload')) };
   });
 
-  app.post('/credential', async (request) => ({ credential: store.issueCredential(nodeOf(request)) }));
+  app.post('/credential', { bodyLimit: MAX_SMALL_BODY_BYTES }, async (request) => ({ credential: store.issueCredential(nodeOf(request)) }));
 };
