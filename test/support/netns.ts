@@ -1,14 +1,16 @@
 /**
  * An emulated continuum for the end-to-end suites: node namespaces joined to the control plane
- * (in the root namespace) through link relays with each tier's delay and cap, one relay each way:
- * the node's uplink to the control plane and the control plane's path to the node's OIP endpoint.
+ * (in the root namespace) through `continuum link` processes with each tier's delay and cap, one
+ * each way: the node's uplink to the control plane and the control plane's path to the node's OIP
+ * endpoint.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import type { Tier } from '../../src/agent/index.js';
-import { createNodeNetwork, inNamespace, namespaceSupport, removeNodeNetwork, startLink, TIER_PROFILES } from '../../src/emulate/index.js';
-import type { NodeNetwork, RunningLink } from '../../src/emulate/index.js';
-import { ROOT } from './cli-process.js';
+import { createNodeNetwork, inNamespace, namespaceSupport, removeNodeNetwork, TIER_PROFILES } from '../../src/emulate/index.js';
+import type { LinkShape, NodeNetwork } from '../../src/emulate/index.js';
+import { ROOT, runCli } from './cli-process.js';
+import type { CliProcess } from './cli-process.js';
 
 /**
  * Why the namespace suites cannot run here, or undefined when they can. With CI=true they always
@@ -35,31 +37,29 @@ export interface EmulatedNode {
   close(): Promise<void>;
 }
 
+/** A `continuum link` process from `listen` (port 0: a free one) to `to`; resolves with it and the port it took. */
+async function linkProcess(shape: LinkShape, listenHost: string, to: string): Promise<{ readonly process: CliProcess; readonly port: number }> {
+  const link = runCli(['link', '--listen', `${listenHost}:0`, '--to', to, '--delay-ms', String(shape.oneWayDelayMs), '--bandwidth-mbit', String(shape.bandwidthBitsPerSecond / 1e6)]);
+  const [, port] = await link.waitFor(/^link [^\s]+:(\d+) ->/m);
+  return { process: link, port: Number(port) };
+}
+
 /** Creates node `index`'s namespace and links to a control plane's node API listening on 127.0.0.1:`controlPlanePort`. */
 export async function emulateNode(name: string, tier: Tier, index: number, controlPlanePort: number): Promise<EmulatedNode> {
   const network = createNodeNetwork('ctme2e', index);
   const shape = TIER_PROFILES[tier].link;
-  const links: RunningLink[] = [];
-  try {
-    links.push(await startLink({ ...shape, listenHost: network.hostAddress, listenPort: 0, targetHost: '127.0.0.1', targetPort: controlPlanePort }));
-    links.push(await startLink({ ...shape, listenHost: '127.0.0.1', listenPort: 0, targetHost: network.nodeAddress, targetPort: AGENT_PORT }));
-  } catch (err) {
-    await Promise.all(links.map((l) => l.close()));
+  const links = await Promise.allSettled([linkProcess(shape, network.hostAddress, `127.0.0.1:${controlPlanePort}`), linkProcess(shape, '127.0.0.1', `${network.nodeAddress}:${AGENT_PORT}`)]);
+  const close = async (): Promise<void> => {
+    for (const l of links) if (l.status === 'fulfilled') l.value.process.child.kill('SIGTERM');
+    await Promise.all(links.map((l) => (l.status === 'fulfilled' ? l.value.process.exited : undefined)));
     removeNodeNetwork(network);
-    throw err;
-  }
-  const [up, down] = links as [RunningLink, RunningLink];
-  return {
-    name,
-    tier,
-    network,
-    uplink: `${network.hostAddress}:${up.port}`,
-    endpoint: `http://127.0.0.1:${down.port}`,
-    close: async () => {
-      await Promise.all(links.map((l) => l.close()));
-      removeNodeNetwork(network);
-    },
   };
+  const [up, down] = links;
+  if (up?.status !== 'fulfilled' || down?.status !== 'fulfilled') {
+    await close();
+    throw new Error(`a link of node ${name} did not start: ${links.map((l) => (l.status === 'rejected' ? String(l.reason) : 'ok')).join('; ')}`);
+  }
+  return { name, tier, network, uplink: `${network.hostAddress}:${up.value.port}`, endpoint: `http://127.0.0.1:${down.value.port}`, close };
 }
 
 /** A `continuum agent` process in a node's namespace. */
