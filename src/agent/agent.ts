@@ -98,6 +98,9 @@ const optionsSchema = z.object({
   warmPoolSize: z.int().min(0).max(64).default(1),
 });
 
+/** Agent options after validation and defaults. */
+export type CompiledAgentOptions = z.infer<typeof optionsSchema>;
+
 /** Wait before a replica that failed to start or crashed is started again. */
 const RESTART_BACKOFF_MS = 2000;
 
@@ -147,7 +150,7 @@ export class Agent {
   readonly revoked: Promise<void>;
 
   private constructor(
-    private readonly options: z.infer<typeof optionsSchema>,
+    private readonly options: CompiledAgentOptions,
     private readonly log: (line: string) => void,
     private readonly state: AgentStateDir,
     private readonly spool: TelemetrySpool,
@@ -213,7 +216,7 @@ export class Agent {
   }
 
   /** The stored identity, or a new one from a join (the node's facts measured now). */
-  private static async identityFor(options: z.infer<typeof optionsSchema>, state: AgentStateDir, endpoint: string, log: (line: string) => void): Promise<AgentIdentity> {
+  private static async identityFor(options: CompiledAgentOptions, state: AgentStateDir, endpoint: string, log: (line: string) => void): Promise<AgentIdentity> {
     const stored = state.identity();
     if (stored !== undefined) {
       const moved = { ...stored, ...(options.server === undefined ? {} : { server: options.server }), ...(options.fingerprint === undefined ? {} : { fingerprint: options.fingerprint }) };
@@ -458,9 +461,14 @@ export class Agent {
   private heartbeat(): void {
     if (this.closed) return;
     const s = this.status();
-    this.spool.append('heartbeat', Date.now(), {
+    const replicas: Record<string, number> = {};
+    for (const r of s.replicas) {
+      const kind = `${r.deployment}@${r.revision} ${r.phase}`;
+      replicas[kind] = (replicas[kind] ?? 0) + 1;
+    }
+    this.record('heartbeat', {
       generation: s.generation,
-      replicas: s.replicas,
+      replicas,
       requests: s.requests,
       failures: s.failures,
       spooled: s.spool.waiting,
@@ -474,12 +482,22 @@ export class Agent {
   private metrics(): void {
     if (this.closed) return;
     const summaries = this.service.takeSummaries();
-    if (summaries.length > 0) this.spool.append('metrics', Date.now(), { intervalMs: this.options.metricsIntervalMs, deployments: summaries });
+    if (summaries.length > 0) this.record('metrics', { intervalMs: this.options.metricsIntervalMs, deployments: summaries });
   }
 
   /** Records an event in the spool and the log. */
   private event(type: string, text: string, data: Readonly<Record<string, unknown>>): void {
     this.log(text);
-    if (!this.closed) this.spool.append('event', Date.now(), { type, message: text, ...data });
+    this.record('event', { type, message: text, ...data });
+  }
+
+  /** Spools a record; a record that cannot be spooled (too large, disk full) is logged, never a reason to stop serving. */
+  private record(kind: TelemetryRecord['kind'], body: Readonly<Record<string, unknown>>): void {
+    if (this.closed) return;
+    try {
+      this.spool.append(kind, Date.now(), body);
+    } catch (err) {
+      this.log(`a ${kind} record was not spooled: ${message(err)}`);
+    }
   }
 }

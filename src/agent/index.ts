@@ -4,7 +4,7 @@
  * the node protocol both sides validate, and the control plane's record of nodes.
  */
 export { Agent } from './agent.js';
-export type { AgentOptions, AgentStatus } from './agent.js';
+export type { AgentOptions, AgentStatus, CompiledAgentOptions } from './agent.js';
 export { NodeStore, JOIN_TOKEN_PREFIX, NODE_CREDENTIAL_PREFIX } from './nodes.js';
 export type { NodeView, TelemetryCounts } from './nodes.js';
 export { TIERS } from './protocol.js';
