@@ -114,6 +114,11 @@ export const ERROR_KINDS = {
   CONTINUUM_ERR_KUBERNETES_API: { httpStatus: 502, grpcStatus: GrpcStatus.UNAVAILABLE },
   CONTINUUM_ERR_KUBERNETES_CONFLICT: { httpStatus: 409, grpcStatus: GrpcStatus.FAILED_PRECONDITION },
   CONTINUUM_ERR_DIGEST_MISMATCH: { httpStatus: 502, grpcStatus: GrpcStatus.INTERNAL },
+  // Nodes and their agents (docs/agents.md).
+  CONTINUUM_ERR_NODE_NOT_FOUND: { httpStatus: 404, grpcStatus: GrpcStatus.NOT_FOUND },
+  CONTINUUM_ERR_NODE_EXISTS: { httpStatus: 409, grpcStatus: GrpcStatus.ALREADY_EXISTS },
+  CONTINUUM_ERR_NODE_REVOKED: { httpStatus: 403, grpcStatus: GrpcStatus.PERMISSION_DENIED },
+  CONTINUUM_ERR_ARTIFACT_CORRUPT: { httpStatus: 502, grpcStatus: GrpcStatus.UNAVAILABLE },
   // Anything unforeseen.
   CONTINUUM_ERR_INTERNAL: { httpStatus: 500, grpcStatus: GrpcStatus.INTERNAL },
   CONTINUUM_ERR_METHOD_NOT_ALLOWED: { httpStatus: 405, grpcStatus: GrpcStatus.UNIMPLEMENTED },

@@ -25,6 +25,7 @@ const createBody = z.strictObject({
   policy: params.optional(),
   resources: resources.optional(),
   runtime: params.optional(),
+  placement: z.strictObject({ node: z.string().min(1).max(63) }).optional(),
 });
 const changeBody = z.strictObject({
   ref: z.string().max(64).optional(),

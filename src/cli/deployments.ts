@@ -109,6 +109,7 @@ interface DeployFlags extends CommonOptions, PolicyFlags {
   readonly instances?: number;
   readonly vcpu?: number;
   readonly memoryGb?: number;
+  readonly node?: string;
 }
 
 /** Adds `deploy` and `deployments ...` to the program. */
@@ -121,7 +122,8 @@ export function registerDeploymentCommands(program: Command, out: Output = stdou
       .option('--threads <n>', 'ONNX Runtime intra-op threads per replica', nonNegativeInt)
       .option('--instances <n>', 'sessions per replica', nonNegativeInt)
       .option('--vcpu <n>', 'vCPU accounted per replica (cost)', positiveNumber)
-      .option('--memory-gb <n>', 'memory accounted per replica in GB (cost)', positiveNumber),
+      .option('--memory-gb <n>', 'memory accounted per replica in GB (cost)', positiveNumber)
+      .option('--node <name>', 'run the replicas on this joined node (`continuum nodes list`; docs/agents.md)'),
   ).action(async (target: { model: string; ref?: string }, flags: DeployFlags) => {
     const runtime = { ...(flags.threads === undefined ? {} : { intraOpThreads: flags.threads }), ...(flags.instances === undefined ? {} : { instances: flags.instances }) };
     const resources = { ...(flags.vcpu === undefined ? {} : { vcpu: flags.vcpu }), ...(flags.memoryGb === undefined ? {} : { memoryGb: flags.memoryGb }) };
@@ -131,6 +133,7 @@ export function registerDeploymentCommands(program: Command, out: Output = stdou
       policy: policyOf(flags),
       ...(Object.keys(runtime).length === 0 ? {} : { runtime }),
       ...(Object.keys(resources).length === 0 ? {} : { resources }),
+      ...(flags.node === undefined ? {} : { placement: { node: flags.node } }),
     };
     const created = await clientOf(flags).sendJson<DeploymentStatus>('POST', '/deployments', body);
     printResult(out, flags.json === true, created, (d) => `deployment ${d.name} created at revision ${d.revision.revision} (${String(d.policy['policy'])}); OIP model name '${d.name}'\n`);

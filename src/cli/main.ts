@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { demoCurlCommand, DEMO_MODEL_NAME, SERVER_VERSION, startServer } from '../server/index.js';
 import type { ServeOptions } from '../server/index.js';
+import { registerAgentCommands } from './agent.js';
 import { registerAlertCommands } from './alerts.js';
 import { registerAssetCommands } from './assets.js';
 import { registerDataSourceCommands } from './datasources.js';
@@ -17,6 +18,7 @@ import { registerK8sCommands } from './k8s.js';
 import { registerModelCommands } from './models.js';
 import { registerOptimizeCommand } from './optimize.js';
 import { registerPlacementCommands } from './placement.js';
+import { registerNodeCommands } from './nodes.js';
 import { registerReleaseCommands } from './releases.js';
 import { registerRolloutCommands } from './rollouts.js';
 import { registerSimulateCommand } from './simulate.js';
@@ -54,13 +56,15 @@ export function buildProgram(): Command {
     .option('--no-mqtt', 'no MQTT data path')
     .option('--allow-unisolated-training-network', 'run workflow training even where no network namespace can be made (docs/workflows.md#the-sandbox)')
     .option('--samples-db <url>', 'keep ingested samples in this PostgreSQL database (postgres://...) instead of the data directory')
-    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; console: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number; metrics: boolean; otlpEndpoint?: string; mqtt: boolean; mqttPort?: number; mqttUrl?: string; allowUnisolatedTrainingNetwork?: boolean; samplesDb?: string }) => {
+    .option('--agent-port <port>', 'serve the node API for agents over HTTPS on this port (docs/agents.md); default: plain HTTP on --port', parsePort)
+    .action(async (opts: { host: string; port: number; grpcPort: number; dataDir?: string; demo: boolean; console: boolean; logLevel: NonNullable<ServeOptions['logLevel']>; autoscalerTickMs: number; metrics: boolean; otlpEndpoint?: string; mqtt: boolean; mqttPort?: number; mqttUrl?: string; allowUnisolatedTrainingNetwork?: boolean; samplesDb?: string; agentPort?: number }) => {
       const server = await startServer({
         allowUnisolatedTrainingNetwork: opts.allowUnisolatedTrainingNetwork === true,
         mqtt: opts.mqtt,
         ...(opts.mqttPort === undefined ? {} : { mqttPort: opts.mqttPort }),
         ...(opts.mqttUrl === undefined ? {} : { mqttUrl: opts.mqttUrl }),
         ...(opts.samplesDb === undefined ? {} : { samplesDb: opts.samplesDb }),
+        ...(opts.agentPort === undefined ? {} : { agentPort: opts.agentPort }),
         metrics: opts.metrics,
         ...(opts.otlpEndpoint === undefined ? {} : { otlpEndpoint: opts.otlpEndpoint }),
         autoscalerTickMs: opts.autoscalerTickMs,
@@ -76,6 +80,7 @@ export function buildProgram(): Command {
       out.write(`Continuum ${SERVER_VERSION} serving at ${server.url} (gRPC on port ${server.grpcPort}); data in ${server.options.dataDir}\n`);
       if (server.options.console) out.write(`Web console: ${server.url}/\n`);
       if (server.mqttPort !== undefined) out.write(`MQTT broker on port ${server.mqttPort} (password: a management token once tokens exist)\n`);
+      if (server.nodeApi !== undefined) out.write(`Node API for agents over HTTPS on port ${server.nodeApi.port}, certificate ${server.nodeApi.fingerprint}\n`);
       if (server.newToken !== undefined) {
         out.write(`Management token (shown once, store it; send as "Authorization: Bearer ..." or CONTINUUM_TOKEN):\n  ${server.newToken}\n`);
       }
@@ -114,6 +119,8 @@ export function buildProgram(): Command {
   registerAssetCommands(program);
   registerPlacementCommands(program);
   registerK8sCommands(program);
+  registerNodeCommands(program);
+  registerAgentCommands(program);
   return program;
 }
 

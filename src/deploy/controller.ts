@@ -20,7 +20,7 @@ import type { DriftLevel, DriftReport } from '../observe/drift.js';
 import type { DeploymentUsage } from '../observe/energy.js';
 import { DeploymentRoute } from './route.js';
 import type { TrackName, TrafficRule } from './route.js';
-import type { Deployment, DeploymentEvent, DeploymentStore, Revision, RevisionSpec } from './store.js';
+import type { Deployment, DeploymentEvent, DeploymentStore, Placement, Revision, RevisionSpec } from './store.js';
 
 /** Friendly input of a new deployment (API body, CLI flags). */
 export interface DeployInput {
@@ -35,6 +35,8 @@ export interface DeployInput {
   readonly resources?: Partial<ReplicaResources>;
   /** Runtime options of each replica over the model's own (instances, intraOpThreads, ...). @default {} */
   readonly runtime?: Readonly<Record<string, unknown>>;
+  /** The node the replicas run on (docs/agents.md). @default the server's local target */
+  readonly placement?: Placement;
 }
 
 /** A change to an existing deployment; each makes a new revision. */
@@ -88,6 +90,11 @@ export interface DeploymentControllerOptions {
   readonly driftReference?: (model: string) => { readonly input?: string; readonly rows: readonly (readonly number[])[] } | undefined;
   /** A deployment's energy so far (the energy meter's figures); undefined when not metered. */
   readonly energyOf?: (deployment: string) => DeploymentEnergyStatus | undefined;
+  /**
+   * The target of a node, for deployments placed on one; throws when the node cannot take
+   * replicas. Absent: placement on a node is refused.
+   */
+  readonly nodeTarget?: (node: string) => Target;
 }
 
 /** A deployment's energy as `deployments show` reports it (see src/observe/energy.ts). */
@@ -123,7 +130,14 @@ export class DeploymentController {
 
   /** Starts the replica sets of every stored deployment and the autoscaler loop. */
   start(): void {
-    for (const deployment of this.options.store.list()) this.launch(deployment);
+    for (const deployment of this.options.store.list()) {
+      try {
+        this.launch(deployment);
+      } catch (err) {
+        // A deployment whose node was revoked or removed must not keep the others from starting.
+        this.options.logError(err, `deployment '${deployment.name}' could not start its replicas`);
+      }
+    }
     const tickMs = this.options.tickMs ?? 1000;
     this.timer = setInterval(() => this.tickAll(), tickMs);
     this.timer.unref();
@@ -150,7 +164,9 @@ export class DeploymentController {
   /** Creates a deployment (revision 1) and starts its replicas. */
   create(input: DeployInput): DeploymentStatus {
     const name = checkName('deployment name', input.name ?? input.model);
-    const spec = this.specFor(input.model, input.ref ?? '', input.policy ?? { policy: 'auto' }, checkResources(input.resources, DEFAULT_REPLICA_RESOURCES), input.runtime ?? {});
+    const spec = this.specFor(input.model, input.ref ?? '', input.policy ?? { policy: 'auto' }, checkResources(input.resources, DEFAULT_REPLICA_RESOURCES), input.runtime ?? {}, input.placement);
+    // A node that cannot take replicas is refused before a revision names it.
+    if (spec.placement !== undefined) this.targetOf(spec);
     const deployment = this.options.store.create(name, spec);
     this.launch(deployment);
     return this.status(name);
@@ -349,15 +365,29 @@ export class DeploymentController {
   /** The current revision's spec with `change` applied, validated. */
   private changedSpec(name: string, change: DeploymentChange): RevisionSpec {
     const current = this.options.store.get(name).revision.spec;
-    return this.specFor(current.model, change.ref ?? current.modelRef, change.policy ?? current.policy, checkResources(change.resources, current.resources), change.runtime ?? current.runtime);
+    return this.specFor(current.model, change.ref ?? current.modelRef, change.policy ?? current.policy, checkResources(change.resources, current.resources), change.runtime ?? current.runtime, current.placement);
   }
 
-  private specFor(model: string, ref: string, policy: Readonly<Record<string, unknown>>, resources: ReplicaResources, runtime: Readonly<Record<string, unknown>>): RevisionSpec {
+  /** Where a revision's replicas run: its node's target, else the server's own. */
+  private targetOf(spec: RevisionSpec): Target {
+    if (spec.placement === undefined) return this.options.target;
+    if (this.options.nodeTarget === undefined) throw new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', 'this server does not place deployments on nodes');
+    return this.options.nodeTarget(spec.placement.node);
+  }
+
+  private specFor(
+    model: string,
+    ref: string,
+    policy: Readonly<Record<string, unknown>>,
+    resources: ReplicaResources,
+    runtime: Readonly<Record<string, unknown>>,
+    placement: Placement | undefined,
+  ): RevisionSpec {
     // Validated here so a bad policy or runtime option never becomes a revision.
     compilePolicy(policy);
     compileRuntimeOptions(runtime as ModelRuntimeOptions);
     const version = this.options.registry.resolveRef(model, ref === '' ? undefined : ref);
-    return { model, modelRef: ref, version: version.version, sha256: version.sha256, policy, resources, runtime };
+    return { model, modelRef: ref, version: version.version, sha256: version.sha256, policy, resources, runtime, ...(placement === undefined ? {} : { placement }) };
   }
 
   private launch(deployment: Deployment): void {
@@ -365,7 +395,7 @@ export class DeploymentController {
     const reference = this.options.driftReference?.(deployment.revision.spec.model);
     const drift = new DriftMonitor(reference === undefined ? {} : { ...(reference.input === undefined ? {} : { input: reference.input }), reference: reference.rows });
     this.routes.set(deployment.name, new DeploymentRoute(set, this.options.logError, drift));
-    this.options.target.prepare();
+    this.targetOf(deployment.revision.spec).prepare();
     set.start();
   }
 
@@ -380,11 +410,11 @@ export class DeploymentController {
 
   /** A replica set for `deployment`; a candidate's and a control's events say whose they are. */
   private replicaSet(deployment: Deployment, track: 'candidate' | 'control' | undefined): ReplicaSet {
-    const { store, registry, target, costModel, logError, onEvent } = this.options;
+    const { store, registry, costModel, logError, onEvent } = this.options;
     const name = deployment.name;
     const tag = track === undefined ? {} : { track, revision: deployment.revision.revision };
     return new ReplicaSet(deployment, {
-      target,
+      target: this.targetOf(deployment.revision.spec),
       resolveModel: (model, version) => registry.resolve(model, version),
       costModel,
       activator: this.activator,

@@ -4,7 +4,7 @@
  * ends call (least outstanding requests, activator buffering, one retry on a lost replica).
  */
 export { DeploymentStore } from './store.js';
-export type { Deployment, DeploymentEvent, EventListener, EventQuery, Revision, RevisionSpec } from './store.js';
+export type { Deployment, DeploymentEvent, EventListener, EventQuery, Placement, Revision, RevisionSpec } from './store.js';
 export { DeploymentController, DEFAULT_ACTIVATOR_OPTIONS } from './controller.js';
 export type { CandidateStatus, DeployInput, DeploymentChange, DeploymentControllerOptions, DeploymentStatus } from './controller.js';
 export { Router } from './router.js';

@@ -24,6 +24,14 @@ export interface RevisionSpec {
   readonly resources: ReplicaResources;
   /** Runtime options of each replica (instances, threads, batching) over the model's own. */
   readonly runtime: Readonly<Record<string, unknown>>;
+  /** Where the replicas run: a joined node (docs/agents.md); absent, the server's own local target. */
+  readonly placement?: Placement;
+}
+
+/** A deployment's placement on a node of the continuum. */
+export interface Placement {
+  /** The node's name (`continuum nodes list`). */
+  readonly node: string;
 }
 
 /** One immutable revision of a deployment. */

@@ -9,7 +9,7 @@ export type { CompiledRequestLimits, RequestLimits } from './limits.js';
 export { oipRestPlugin, decodeRestInferRequest } from './rest.js';
 export type { OipRestPluginOptions } from './rest.js';
 export { httpErrorHandler, toHttpError } from './http-errors.js';
-export { decodeInferRequest, encodeInferResponse, parseJsonBody } from './json-codec.js';
+export { decodeInferRequest, encodeInferResponse, parseJsonBody, tensorDataJson } from './json-codec.js';
 export { decodeBinaryInferRequest, encodeRestInferResponse, INFERENCE_HEADER_CONTENT_LENGTH } from './binary-codec.js';
 export type { EncodedInferResponse } from './binary-codec.js';
 export { GRPC_PROTO_PATH, startGrpcServer } from './grpc.js';

@@ -53,6 +53,11 @@ export interface ServeOptions {
   readonly allowUnisolatedTrainingNetwork?: boolean;
   /** A PostgreSQL database (postgres://...) for ingested samples instead of the data directory's SQLite. */
   readonly samplesDb?: string;
+  /**
+   * Serve the node API (`/agent/v1`, docs/agents.md) over HTTPS on this port, with a certificate
+   * agents pin; without it the node API is plain HTTP on the main port. 0 picks a free port.
+   */
+  readonly agentPort?: number;
 }
 
 /** Serve options after validation and defaults. */
@@ -79,6 +84,8 @@ export interface CompiledServeOptions {
   readonly allowUnisolatedTrainingNetwork: boolean;
   /** PostgreSQL URL of the sample store; undefined: the data directory's SQLite. */
   readonly samplesDb: string | undefined;
+  /** The HTTPS port of the node API; undefined: plain HTTP on the main port. */
+  readonly agentPort: number | undefined;
 }
 
 const port = z.number().int().min(0).max(65535);
@@ -105,6 +112,7 @@ const schema = z.object({
   mqttUrl: z.url({ protocol: /^mqtts?$/ }).optional(),
   allowUnisolatedTrainingNetwork: z.boolean().default(false),
   samplesDb: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  agentPort: port.optional(),
 });
 
 /** The data directory when none is given: `$CONTINUUM_HOME`, else `./.continuum`. */
@@ -119,12 +127,12 @@ export function compileServeOptions(options: ServeOptions = {}, env: NodeJS.Proc
     const issue = parsed.error.issues[0];
     throw new ContinuumError('CONTINUUM_ERR_BAD_REQUEST', `invalid serve option ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
   }
-  const { otlpEndpoint, mqtt, mqttPort, mqttUrl, samplesDb, ...o } = parsed.data;
+  const { otlpEndpoint, mqtt, mqttPort, mqttUrl, samplesDb, agentPort, ...o } = parsed.data;
   // Servers on a free HTTP port (tests, side-by-side instances) take a free MQTT port too, so they never collide on 1883.
   const compiledMqtt: CompiledServeOptions['mqtt'] = !mqtt
     ? { kind: 'off' }
     : mqttUrl !== undefined
       ? { kind: 'external', url: mqttUrl }
       : { kind: 'embedded', port: mqttPort ?? (o.port === 0 ? 0 : 1883) };
-  return { ...o, dataDir: o.dataDir === undefined ? defaultDataDir(env) : resolve(o.dataDir), otlpTracesUrl: otlpTracesUrl(otlpEndpoint, env), mqtt: compiledMqtt, samplesDb };
+  return { ...o, dataDir: o.dataDir === undefined ? defaultDataDir(env) : resolve(o.dataDir), otlpTracesUrl: otlpTracesUrl(otlpEndpoint, env), mqtt: compiledMqtt, samplesDb, agentPort };
 }

@@ -18,6 +18,9 @@ import { alertsApiPlugin } from '../api/alerts.js';
 import { dataSourcesApiPlugin } from '../api/datasources.js';
 import { workflowsApiPlugin } from '../api/workflows.js';
 import { eventsApiPlugin } from '../api/events.js';
+import { agentApiPlugin, nodesApiPlugin } from '../api/nodes.js';
+import { NodeStore, nodeApiCertificate } from '../agent/index.js';
+import { NodeFleet } from '../targets/agent/index.js';
 import { reloadIfLoaded, tuneApiPlugin } from '../api/tune.js';
 import { optimizeApiPlugin } from '../api/optimize.js';
 import { compileCostModel } from '../autoscale/index.js';
@@ -71,6 +74,8 @@ export interface RunningServer {
   readonly ingest: IngestService | undefined;
   /** Port of the embedded MQTT broker; undefined when off or external. */
   readonly mqttPort: number | undefined;
+  /** The node API's HTTPS port and the certificate fingerprint agents pin; undefined: plain HTTP on the main port. */
+  readonly nodeApi: { readonly port: number; readonly fingerprint: string } | undefined;
   /** Stops accepting requests, waits for in-flight ones (up to drainTimeoutMs), releases everything. */
   close(): Promise<void>;
 }
@@ -99,6 +104,9 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   const runtime = new Runtime({ source: registry, serverName: SERVER_NAME, serverVersion: SERVER_VERSION, extensions: OIP_EXTENSIONS });
   // The warm pool boots with the first deployment: an idle server with none keeps no spare process.
   const target = new LocalTarget({ warmPoolSize: options.warmPoolSize, warmPoolOnStart: false });
+  // Nodes run by agents (docs/agents.md): a deployment placed on one runs its replicas there.
+  const nodes = NodeStore.open(options.dataDir);
+  const fleet = new NodeFleet({ store: nodes });
   // Metrics read the controller at scrape time; the controller tells them its events as they happen.
   let metrics: ContinuumMetrics | undefined;
   const deployments: DeploymentController = new DeploymentController({
@@ -116,6 +124,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       const dataset: Dataset | undefined = releases.dataset(model);
       return dataset === undefined ? undefined : { input: dataset.input, rows: dataset.features };
     },
+    nodeTarget: (node) => fleet.targetFor(node),
     energyOf: (name) => {
       const snapshot = energy.snapshot();
       const figures = snapshot.deployments[name];
@@ -240,6 +249,24 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   await app.register(eventsApiPlugin, { prefix: '/api/v1', store, stream: events });
   await app.register(alertsApiPlugin, { prefix: '/api/v1', engine: alerts });
   await app.register(workflowsApiPlugin, { prefix: '/api/v1', workflows });
+  // The node API over HTTPS on its own port when asked (agents pin its certificate), else plain HTTP here.
+  const nodeCertificate = options.agentPort === undefined ? undefined : nodeApiCertificate(options.dataDir);
+  let nodeApi: RunningServer['nodeApi'];
+  const nodesApi = {
+    store: nodes,
+    fleet,
+    artifactPath: (model: string, version: string) => registry.resolve(model, version).artifactPath,
+    nodeApi: () => nodeApi,
+  };
+  await app.register(nodesApiPlugin, { prefix: '/api/v1', ...nodesApi });
+  // Agents authenticate with their node credentials, not management tokens: outside /api.
+  const tlsApp = nodeCertificate === undefined ? undefined : Fastify({ logger: false, https: { key: nodeCertificate.keyPem, cert: nodeCertificate.certPem }, forceCloseConnections: true });
+  if (tlsApp === undefined) await app.register(agentApiPlugin, { prefix: '/agent/v1', ...nodesApi });
+  else {
+    tlsApp.setErrorHandler(httpErrorHandler);
+    tlsApp.setNotFoundHandler((req, reply) => httpErrorHandler(new ContinuumError('CONTINUUM_ERR_ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`), req, reply));
+    await tlsApp.register(agentApiPlugin, { prefix: '/agent/v1', ...nodesApi });
+  }
   // The MQTT data path starts with the listeners below; its API is registered now, like every route.
   let ingestBroker: IngestBroker | undefined;
   let ingest: IngestService | undefined;
@@ -254,6 +281,8 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     deployments.create({ model: DEMO_MODEL_NAME, policy: { policy: 'auto' } });
   }
   deployments.start();
+  // Every stored deployment has asked for its replicas now: nodes' desired states may be written.
+  fleet.start();
   rollouts.start();
   retraining.start();
   energy.start(() => deployments.usage());
@@ -271,6 +300,11 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
   let grpc: GrpcServerHandle | undefined;
   try {
     await app.listen({ host: options.host, port: options.port });
+    if (tlsApp !== undefined && nodeCertificate !== undefined) {
+      await tlsApp.listen({ host: options.host, port: options.agentPort ?? 0 });
+      const agentAddress = tlsApp.server.address();
+      nodeApi = { port: typeof agentAddress === 'object' && agentAddress !== null ? agentAddress.port : (options.agentPort ?? 0), fingerprint: nodeCertificate.fingerprint };
+    }
     grpc = await startGrpcServer({ service: router, host: options.host, port: options.grpcPort, limits, ...(tracing === undefined ? {} : { tracing }) });
     // MQTT data path: tokens guard the embedded broker whenever the REST API needs them, and also on
     // loopback once tokens exist (another local process is no more trusted over MQTT than over HTTP).
@@ -294,6 +328,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     await ingest?.close();
     await ingestBroker?.close();
     await grpc?.close();
+    await tlsApp?.close();
     dataSources.close();
     await samples.close();
     events.close();
@@ -304,7 +339,9 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     await workflows.close();
     await releases.close();
     rollouts.close();
+    await fleet.close();
     await deployments.close();
+    nodes.close();
     await alerts.close();
     await target.close();
     await runtime.close();
@@ -336,14 +373,16 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
       // its last response is written, so idle ones are swept until none is left.
       const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
       const timeout = new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs).unref());
-      await Promise.race([Promise.all([drained, app.close(), grpcHandle.close()]), timeout]);
+      await Promise.race([Promise.all([drained, app.close(), grpcHandle.close(), tlsApp?.close()]), timeout]);
       clearInterval(sweep);
       retraining.close();
       await workflows.close();
       await releases.close();
       // Rollouts stop where they are (the next start resumes them); replicas drain once no front end takes requests any more.
       rollouts.close();
+      await fleet.close();
       await Promise.race([deployments.close(), new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs).unref())]);
+      nodes.close();
       await alerts.close();
       await target.close();
       await runtime.close();
@@ -373,6 +412,7 @@ export async function startServer(input: ServeOptions = {}, logger?: Logger): Pr
     authRequired,
     ingest,
     mqttPort: ingestBroker?.port,
+    nodeApi,
     close,
   };
 }
