@@ -27,7 +27,7 @@ import { percentile } from './method.js';
 import { MLP_OPTIONS, writeMlp } from './models.js';
 import { freePort, processSetForRun, processTicks, CLOCK_TICKS_PER_S, treeRssMb, type BenchProcess, type ProcessSet } from './processes.js';
 import { machineLine } from './report.js';
-import { gitCommit, machineInfo, runBenchMain } from './run-info.js';
+import { gitCommit, machineInfo, runBenchMain, saveRun } from './run-info.js';
 
 const QUICK = process.argv.includes('--quick');
 
@@ -410,8 +410,10 @@ async function main(): Promise<void> {
   const problem = prepareContinuum();
   if (problem !== undefined) throw new Error(problem);
   const processes = processSetForRun();
+  const started = new Date();
   const machine = machineInfo(undefined);
-  console.log(`machine: ${machineLine(machine)}; commit ${gitCommit()}; npm run bench:ingest${QUICK ? ' -- --quick' : ''}`);
+  const command = `npm run bench:ingest${QUICK ? ' -- --quick' : ''}`;
+  console.log(`machine: ${machineLine(machine)}; commit ${gitCommit()}; ${command}`);
   const embedded = await embeddedRun(processes);
   const mosquitto = await mosquittoRun(processes);
   const fmt = (v: number, d = 0): string => v.toFixed(d);
@@ -428,6 +430,18 @@ async function main(): Promise<void> {
   lines.push(`| (c) lost across a restart (QoS 1, ${RESTART_TOTAL} at ${RESTART_RATE}/s) | ${embedded.c.lost} (${embedded.c.duplicates} duplicates, down ${fmt(embedded.c.downMs)} ms) | | | 0 |`);
   lines.push(`| (d) peak RSS of the server tree, MB | ${fmt(embedded.peakRssMb)} (server process ${fmt(embedded.serverAtPeakMb)}, its replica ${fmt(embedded.peakRssMb - embedded.serverAtPeakMb)}) | | | <= 300 |`);
   console.log(lines.join('\n'));
+  const markdown = [
+    '## MQTT ingest (issue 6)',
+    '',
+    `Run: \`${command}\` on ${started.toISOString().slice(0, 10)} (commit ${gitCommit()}).`,
+    '',
+    `Machine: ${machineLine(machine)}.`,
+    '',
+    `A real \`continuum serve\` serves the benchmark MLP on one replica; a JSON data source feeds it from \`bench/+/data\`; mqtt.js clients publish at QoS 1 and a subscriber receives every prediction. (a) a closed loop of ${WINDOW} messages awaiting their prediction; (b) an open loop at ${LATENCY_RATE} messages/s, publish → prediction received; (c) SIGTERM to the server mid-stream at ${RESTART_RATE}/s and a start on the same data directory, a persistent prediction subscriber checking every message; (d) the server's process tree over (a)–(c). Mosquitto runs (a) and (b) as the external broker beside it.`,
+    ...lines,
+  ].join('\n');
+  const saved = saveRun('ingest', started, QUICK, { command, machine, embedded, mosquitto }, { begin: '<!-- ingest:begin -->', end: '<!-- ingest:end -->', markdown });
+  console.log(`results: ${saved.resultPath}${saved.docPath === undefined ? '' : `; ${saved.docPath}`}`);
   await processes.endAll();
 }
 
