@@ -435,7 +435,7 @@ async function main(): Promise<void> {
     '',
     `Run: \`${command}\` on ${started.toISOString().slice(0, 10)} (commit ${gitCommit()}).`,
     '',
-    `Machine: ${machineLine(machine)}.`,
+    machineLine(machine),
     '',
     `A real \`continuum serve\` serves the benchmark MLP on one replica; a JSON data source feeds it from \`bench/+/data\`; mqtt.js clients publish at QoS 1 and a subscriber receives every prediction. (a) a closed loop of ${WINDOW} messages awaiting their prediction; (b) an open loop at ${LATENCY_RATE} messages/s, publish → prediction received; (c) SIGTERM to the server mid-stream at ${RESTART_RATE}/s and a start on the same data directory, a persistent prediction subscriber checking every message; (d) the server's process tree over (a)–(c). Mosquitto runs (a) and (b) as the external broker beside it.`,
     ...lines,
