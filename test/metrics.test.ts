@@ -8,7 +8,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -17,22 +16,13 @@ import { buildIrisClassifier } from '../src/demo/iris.js';
 import { DEMO_REQUEST, startServer } from '../src/server/index.js';
 import type { RunningServer } from '../src/server/index.js';
 import { api, inferJson, pushModel, until } from './support/http.js';
+import { freePort } from '../bench/processes.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const DEPLOYED = 40;
 const LOCAL = 25;
 const LOCAL_BAD = 2;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
 
 /** One sample of an instant query: its labels and value. */
 interface QuerySample {
