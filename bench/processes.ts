@@ -3,11 +3,12 @@
  * group so that it and everything it starts can be ended together, and all ended when the run
  * ends, also when it fails or is interrupted.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
+import { CLOCK_TICKS_PER_S, processStat, readProcessTree } from '../src/assets/procfs.js';
 
 /** How much of a process's stderr is kept for error messages. */
 const STDERR_TAIL_CHARS = 4000;
@@ -92,20 +93,11 @@ export function processSetForRun(): ProcessSet {
   return processes;
 }
 
-/** The kernel's clock ticks per second, the unit of /proc's CPU times. */
-export const CLOCK_TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK']).toString('utf8').trim()) || 100;
+export { CLOCK_TICKS_PER_S };
 
 /** utime + stime of a process, clock ticks (0 when it is gone). */
 export function processTicks(pid: number): number {
-  try {
-    // /proc/PID/stat: "pid (comm) state ..."; fields after the last ')' start at field 3 (state),
-    // so utime (14) and stime (15) are the 12th and 13th (proc(5)).
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
+  return processStat(pid)?.ticks ?? 0;
 }
 
 /** Busy ticks of the machine: the `cpu` line of /proc/stat minus idle and iowait (proc(5)). */
@@ -158,40 +150,7 @@ export async function waitForHttp(url: string, proc: BenchProcess, timeoutMs = 6
   throw new Error(`${proc.name} was not ready at ${url} after ${timeoutMs} ms:\n${proc.stderrTail()}`);
 }
 
-function parentPid(pid: number): number | undefined {
-  try {
-    // /proc/PID/stat: "pid (comm) state ppid ..."; comm may contain spaces, so read after the last ')'.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return undefined;
-  }
-}
-
-function vmRssKb(pid: number): number {
-  try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m === null ? 0 : Number(m[1]);
-  } catch {
-    return 0;
-  }
-}
-
-/** Resident memory of `pid` and all its descendants, in MB (VmRSS from /proc/PID/status). */
+/** Resident memory of `pid` and all its descendants, in MB (the rss of /proc/PID/stat). */
 export function treeRssMb(pid: number): number {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    const p = Number(entry);
-    if (!Number.isInteger(p)) continue;
-    const parent = parentPid(p);
-    if (parent !== undefined) children.set(parent, [...(children.get(parent) ?? []), p]);
-  }
-  let kb = 0;
-  const stack = [pid];
-  while (stack.length > 0) {
-    const p = stack.pop() as number;
-    kb += vmRssKb(p);
-    stack.push(...(children.get(p) ?? []));
-  }
-  return kb / 1024;
+  return readProcessTree(pid, 0).rssBytes / (1024 * 1024);
 }

@@ -32,7 +32,7 @@ function getconf(name: string, fallback: number): number {
 }
 
 /** One process's line of /proc/PID/stat, the fields the probe needs. */
-interface StatFields {
+export interface StatFields {
   readonly ppid: number;
   readonly ticks: number;
   readonly rssPages: number;
@@ -48,41 +48,48 @@ export function parseStat(text: string): StatFields | undefined {
   return Number.isFinite(ppid) && Number.isFinite(ticks) && Number.isFinite(rssPages) ? { ppid, ticks, rssPages } : undefined;
 }
 
+/** The kernel's clock ticks per second, the unit of /proc's CPU times. */
+export const CLOCK_TICKS_PER_S = getconf('CLK_TCK', 100);
+const PAGE_BYTES = getconf('PAGESIZE', 4096);
+
+/** The /proc/PID/stat fields of one process; undefined once it is gone. */
+export function processStat(pid: number): StatFields | undefined {
+  try {
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** One reading of `rootPid`'s tree from this machine's /proc. */
+export function readProcessTree(rootPid: number, nowMs: number): ProcessTreeReading {
+  const stats = new Map<number, StatFields>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    // Undefined when the process ended between the listing and the read.
+    const fields = processStat(pid);
+    if (fields !== undefined) stats.set(pid, fields);
+  }
+  const children = new Map<number, number[]>();
+  for (const [pid, s] of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
+  let ticks = 0;
+  let pages = 0;
+  const stack = [rootPid];
+  while (stack.length > 0) {
+    const pid = stack.pop() as number;
+    const s = stats.get(pid);
+    if (s === undefined) continue;
+    ticks += s.ticks;
+    pages += s.rssPages;
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return { atMs: nowMs, cpuSeconds: ticks / CLOCK_TICKS_PER_S, rssBytes: pages * PAGE_BYTES };
+}
+
 /** A probe of `rootPid`'s tree on this machine's /proc. */
 export function processTreeProbe(rootPid: number): ProcessTreeProbe {
-  const ticksPerS = getconf('CLK_TCK', 100);
-  const pageBytes = getconf('PAGESIZE', 4096);
-  return {
-    intervalMs: 200,
-    onThisMachine: true,
-    read(nowMs) {
-      const stats = new Map<number, StatFields>();
-      for (const entry of readdirSync('/proc')) {
-        const pid = Number(entry);
-        if (!Number.isInteger(pid)) continue;
-        try {
-          const fields = parseStat(readFileSync(`/proc/${entry}/stat`, 'utf8'));
-          if (fields !== undefined) stats.set(pid, fields);
-        } catch {
-          // The process ended between the listing and the read.
-        }
-      }
-      const children = new Map<number, number[]>();
-      for (const [pid, s] of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
-      let ticks = 0;
-      let pages = 0;
-      const stack = [rootPid];
-      while (stack.length > 0) {
-        const pid = stack.pop() as number;
-        const s = stats.get(pid);
-        if (s === undefined) continue;
-        ticks += s.ticks;
-        pages += s.rssPages;
-        stack.push(...(children.get(pid) ?? []));
-      }
-      return { atMs: nowMs, cpuSeconds: ticks / ticksPerS, rssBytes: pages * pageBytes };
-    },
-  };
+  return { intervalMs: 200, onThisMachine: true, read: (nowMs) => readProcessTree(rootPid, nowMs) };
 }
 
 /**
