@@ -5,36 +5,24 @@
  * resolution is delivered too. A p99 rule driven from the CLI fires on real traffic and resolves
  * when its rule is deleted. Rules are validated at the API.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeploymentEvent, DeploymentStatus } from '../src/deploy/index.js';
 import type { AlertList, AlertmanagerPayload, AlertRule } from '../src/observe/index.js';
-import { DEMO_REQUEST, startServer } from '../src/server/index.js';
+import { DEMO_REQUEST } from '../src/server/index.js';
 import type { RunningServer } from '../src/server/index.js';
 import { cliAgainst } from './support/cli-process.js';
 import { api, inferJson, until } from './support/http.js';
+import { TestServers } from './support/servers.js';
 
-const servers: RunningServer[] = [];
+const servers = new TestServers('continuum-alerts-e2e-');
 const receivers: Server[] = [];
-const dirs: string[] = [];
-
-async function serve(): Promise<RunningServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'continuum-alerts-e2e-'));
-  dirs.push(dataDir);
-  const server = await startServer({ port: 0, grpcPort: 0, dataDir, logLevel: 'silent', autoscalerTickMs: 200 });
-  servers.push(server);
-  return server;
-}
 
 afterEach(async () => {
-  for (const s of servers.splice(0)) await s.close();
+  await servers.closeAll();
   for (const r of receivers.splice(0)) await new Promise((resolve) => r.close(resolve));
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 /** A webhook receiver that answers 503 to its first `failures` requests, then 200; keeps each body and when it came. */
@@ -67,7 +55,7 @@ const ready = (d: DeploymentStatus): boolean => d.replicas.length === d.desiredR
 
 describe('alerts on a real deployment', () => {
   it('crash-loop: a killed replica fires the alert; its webhook is retried past two 503s and delivered; it resolves later', async () => {
-    const server = await serve();
+    const server = await servers.start();
     const hook = await receiver(2);
     await api(server.url, 'POST', '/deployments/iris/scale', { replicas: 1 });
     const before = await until('one ready replica', () => deployment(server), (d) => ready(d) && d.replicas.length === 1);
@@ -118,7 +106,7 @@ describe('alerts on a real deployment', () => {
   });
 
   it('a p99 rule from the CLI fires on real traffic, is listed, and resolves when the rule is deleted', async () => {
-    const server = await serve();
+    const server = await servers.start();
     const cli = cliAgainst(server.url);
     expect(await cli('alerts', 'rules', 'add', 'slow-iris', '--kind', 'p99', '--threshold', '0', '--deployment', 'iris', '--for', '200ms')).toMatch(
       /alert rule slow-iris added: deployment iris, latency p99 above 0 ms for 0.2 s \(warning\)/,
@@ -143,7 +131,7 @@ describe('alerts on a real deployment', () => {
   });
 
   it('refuses invalid rules, a taken name, and an unknown rule', async () => {
-    const server = await serve();
+    const server = await servers.start();
     const bad = await api<{ code: string; error: string }>(server.url, 'POST', '/alerts/rules', { name: 'x', kind: 'p99', threshold: 100, webhooks: ['file:///etc/passwd'] });
     expect(bad.status).toBe(400);
     expect(bad.body.code).toBe('CONTINUUM_ERR_INVALID_ALERT_RULE');

@@ -8,8 +8,7 @@
  * serving itself (client routes, cache headers, no path traversal, `console: false`).
  * Screenshots go to test-artifacts/console/. A missing chromium fails the suite: it never skips.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -22,10 +21,10 @@ import { ensureConsoleBuilt } from '../console/build.js';
 import type { DeploymentStatus } from '../src/deploy/index.js';
 import { buildCandidateFamily } from '../src/onnx/candidates.js';
 import type { RolloutDetail } from '../src/rollout/index.js';
-import { startServer } from '../src/server/index.js';
 import { packWorkflowDirectory } from '../src/training/index.js';
 import type { RunningServer, ServeOptions } from '../src/server/index.js';
 import { api } from './support/http.js';
+import { TestServers } from './support/servers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -42,19 +41,10 @@ const family = buildCandidateFamily({ inputSize: INPUT_SIZE, hiddenSizes: [16], 
 const MODEL = 'scorer';
 
 let browser: Browser;
-const servers: RunningServer[] = [];
-const dirs: string[] = [];
+const servers = new TestServers('continuum-console-', { demo: false });
 
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-}
-
-async function serve(options: ServeOptions = {}): Promise<RunningServer> {
-  const server = await startServer({ port: 0, grpcPort: 0, dataDir: tempDir('continuum-console-'), logLevel: 'silent', demo: false, autoscalerTickMs: 200, ...options });
-  servers.push(server);
-  return server;
+function serve(options: ServeOptions = {}): Promise<RunningServer> {
+  return servers.start(options);
 }
 
 beforeAll(async () => {
@@ -66,8 +56,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  for (const s of servers.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  await servers.closeAll();
 });
 
 /** A page that fails the test on any uncaught script error. */
@@ -95,7 +84,7 @@ async function rolloutsOf(server: RunningServer): Promise<RolloutDetail[]> {
 describe('web console in chromium', () => {
   it('uploads, deploys, infers, charts, starts a canary and rolls it back, all from the UI', async () => {
     const server = await serve();
-    const files = tempDir('continuum-console-models-');
+    const files = servers.tempDir('continuum-console-models-');
     writeFileSync(join(files, 'scorer-v1.onnx'), family.good);
     writeFileSync(join(files, 'scorer-v2.onnx'), family.goodRetrained);
     const { page, errors } = await openPage(VIEWPORTS.desktop);
@@ -222,7 +211,7 @@ describe('web console in chromium', () => {
 
   it('uploads a workflow and trains it on iris, adds a data source that counts MQTT messages and exports its samples, all from the UI', async () => {
     const server = await serve({ mqttPort: 0 });
-    const files = tempDir('continuum-console-workflow-');
+    const files = servers.tempDir('continuum-console-workflow-');
     const archive = join(files, 'iris-mlp.tar.gz');
     writeFileSync(archive, await packWorkflowDirectory(IRIS_WORKFLOW));
     const { page, errors } = await openPage(VIEWPORTS.desktop);

@@ -4,33 +4,19 @@
  * request succeeds or gets 503 + Retry-After, and a replacement serves within a bound), a
  * scale-down drain that loses nothing, a full activator answering 503, and the CLI's view.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEMO_REQUEST, startServer } from '../src/server/index.js';
-import type { RunningServer, ServeOptions } from '../src/server/index.js';
+import { DEMO_REQUEST } from '../src/server/index.js';
+import type { RunningServer } from '../src/server/index.js';
 import type { DeploymentStatus, HistoryPoint } from '../src/deploy/index.js';
 import { cliAgainst } from './support/cli-process.js';
 import { api as apiAt, inferJson, until } from './support/http.js';
+import { TestServers } from './support/servers.js';
 import type { Answer } from './support/http.js';
 
-const servers: RunningServer[] = [];
-const dirs: string[] = [];
+// The demo model is registered; its deployment is what these tests change.
+const servers = new TestServers('continuum-deploy-e2e-');
 
-async function serve(options: ServeOptions = {}): Promise<RunningServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'continuum-deploy-e2e-'));
-  dirs.push(dataDir);
-  // The demo model is registered; its deployment is what these tests change.
-  const server = await startServer({ port: 0, grpcPort: 0, dataDir, logLevel: 'silent', autoscalerTickMs: 200, ...options });
-  servers.push(server);
-  return server;
-}
-
-afterEach(async () => {
-  for (const s of servers.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+afterEach(() => servers.closeAll());
 
 async function infer(server: RunningServer, model = 'iris'): Promise<Answer> {
   return inferJson(server.url, model, DEMO_REQUEST);
@@ -54,7 +40,7 @@ function expectCorrect(answer: Answer): void {
 
 describe('deployments with real replica processes', () => {
   it('the demo deployment uses auto and serves through a replica process', async () => {
-    const server = await serve();
+    const server = await servers.start();
     const d = await deployment(server);
     expect(d.policy['policy']).toBe('auto');
     expectCorrect(await infer(server));
@@ -76,7 +62,7 @@ describe('deployments with real replica processes', () => {
   });
 
   it('scales to zero when idle and back, answering every buffered request', async () => {
-    const server = await serve();
+    const server = await servers.start();
     await api(server, 'PATCH', '/deployments/iris', { policy: { policy: 'serverless', scaleToZeroGraceMs: 500, maxReplicas: 2 } });
     expectCorrect(await infer(server));
     await until('scale to zero', () => deployment(server), (d) => d.replicas.length === 0 && d.desiredReplicas === 0);
@@ -89,7 +75,7 @@ describe('deployments with real replica processes', () => {
   });
 
   it('kill -9 of a replica under load: every request succeeds or gets 503 with Retry-After, and a replacement serves', async () => {
-    const server = await serve();
+    const server = await servers.start();
     await api(server, 'POST', '/deployments/iris/scale', { replicas: 2 });
     await until('two ready replicas', () => deployment(server), (d) => ready(d) === 2);
     const victim = (await deployment(server)).replicas[0];
@@ -127,7 +113,7 @@ describe('deployments with real replica processes', () => {
   });
 
   it('scale-down drains: requests in flight on the stopped replica all complete', async () => {
-    const server = await serve();
+    const server = await servers.start();
     await api(server, 'POST', '/deployments/iris/scale', { replicas: 3 });
     await until('three ready replicas', () => deployment(server), (d) => ready(d) === 3);
     let stop = false;
@@ -145,7 +131,7 @@ describe('deployments with real replica processes', () => {
   });
 
   it('a full activator answers 503 with Retry-After; the buffered requests are still served', async () => {
-    const server = await serve({ activatorMaxBuffered: 4 });
+    const server = await servers.start({ activatorMaxBuffered: 4 });
     await api(server, 'PATCH', '/deployments/iris', { policy: { policy: 'serverless', scaleToZeroGraceMs: 300 } });
     expectCorrect(await infer(server));
     await until('scale to zero', () => deployment(server), (d) => d.replicas.length === 0 && d.desiredReplicas === 0);
@@ -161,7 +147,7 @@ describe('deployments with real replica processes', () => {
   });
 
   it('deploy, show and delete from the CLI; a version in use cannot be deleted', async () => {
-    const server = await serve();
+    const server = await servers.start();
     const cli = cliAgainst(server.url);
     expect(await cli('deploy', 'iris:1', '--name', 'flowers', '--policy', 'hpa', '--min', '1', '--max', '3', '--param', 'targetConcurrency=4')).toMatch(/deployment flowers created at revision 1/);
     expectCorrect(await infer(server, 'flowers'));

@@ -3,33 +3,18 @@
  * streamed as server-sent events while deployments change, a reconnection with Last-Event-ID
  * receiving what it missed, and `continuum events` (list and --follow) as a user runs it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeploymentEvent, DeploymentStatus } from '../src/deploy/index.js';
 import { SseParser } from '../src/observe/index.js';
-import { startServer } from '../src/server/index.js';
 import type { RunningServer } from '../src/server/index.js';
 import { runCli } from './support/cli-process.js';
 import { api, until } from './support/http.js';
+import { TestServers } from './support/servers.js';
 
-const servers: RunningServer[] = [];
-const dirs: string[] = [];
+const servers = new TestServers('continuum-events-e2e-');
 
-async function serve(): Promise<RunningServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'continuum-events-e2e-'));
-  dirs.push(dataDir);
-  const server = await startServer({ port: 0, grpcPort: 0, dataDir, logLevel: 'silent', autoscalerTickMs: 200 });
-  servers.push(server);
-  return server;
-}
-
-afterEach(async () => {
-  for (const s of servers.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+afterEach(() => servers.closeAll());
 
 /** An open event stream: the events parsed so far, and a way to close it. */
 interface OpenStream {
@@ -69,7 +54,7 @@ async function settled(server: RunningServer): Promise<void> {
 
 describe('the event log', () => {
   it('lists every deployment’s events, newest last, by deployment, type, limit and cursor', async () => {
-    const server = await serve();
+    const server = await servers.start();
     expect((await api(server.url, 'POST', '/deployments', { name: 'flowers', model: 'iris', policy: { policy: 'fixed', minReplicas: 0, maxReplicas: 0 } })).status).toBe(201);
     await scale(server, 0);
     const all = (await api<{ events: DeploymentEvent[] }>(server.url, 'GET', '/events')).body.events;
@@ -91,7 +76,7 @@ describe('the event log', () => {
   });
 
   it('streams each new event; a reconnection with Last-Event-ID receives the ones it missed', async () => {
-    const server = await serve();
+    const server = await servers.start();
     const first = await openStream(server, '?deployment=iris&type=updated');
     expect(first.contentType).toBe('text/event-stream; charset=utf-8');
     await scale(server, 1);
@@ -115,7 +100,7 @@ describe('the event log', () => {
   });
 
   it('continuum events lists and --follow prints new events until interrupted', async () => {
-    const server = await serve();
+    const server = await servers.start();
     const listed = runCli(['events', '--deployment', 'iris', '--type', 'created', '--json', '--server', server.url]);
     expect(await listed.exited).toBe(0);
     const { events } = JSON.parse(listed.output()) as { events: DeploymentEvent[] };

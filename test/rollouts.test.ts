@@ -5,28 +5,21 @@
  * rolled back by the analysis, manual control, and a restart in the middle of a rollout. Clients
  * send requests all the while; none may fail because of a rollout.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeploymentEvent, DeploymentStatus } from '../src/deploy/index.js';
 import { seededRandom } from '../src/onnx/build.js';
 import { buildCandidateFamily, FLAGGED_INPUT_THRESHOLD } from '../src/onnx/candidates.js';
 import type { RolloutDetail } from '../src/rollout/index.js';
-import { startServer } from '../src/server/index.js';
 import type { RunningServer } from '../src/server/index.js';
 import { grpcClient } from './oip-fixture.js';
 import { runCli } from './support/cli-process.js';
 import { api, inferJson, pushModel, until } from './support/http.js';
+import { TestServers } from './support/servers.js';
 import type { Answer } from './support/http.js';
 
-const servers: RunningServer[] = [];
-const dirs: string[] = [];
+const servers = new TestServers('continuum-rollout-e2e-', { demo: false });
 
-afterEach(async () => {
-  for (const s of servers.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+afterEach(() => servers.closeAll());
 
 const INPUT_SIZE = 8;
 const family = buildCandidateFamily({ inputSize: INPUT_SIZE, hiddenSizes: [64], outputSize: 3, seed: 11, slowdown: 40 });
@@ -37,12 +30,8 @@ function body(flagged = false): unknown {
   return { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, INPUT_SIZE], data: row }] };
 }
 
-async function serve(dataDir?: string): Promise<RunningServer> {
-  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'continuum-rollout-e2e-'));
-  if (dataDir === undefined) dirs.push(dir);
-  const server = await startServer({ port: 0, grpcPort: 0, dataDir: dir, logLevel: 'silent', demo: false, autoscalerTickMs: 200 });
-  servers.push(server);
-  return server;
+function serve(dataDir?: string): Promise<RunningServer> {
+  return servers.start(dataDir === undefined ? {} : { dataDir });
 }
 
 /** A server with the baseline deployed on two fixed replicas and the given candidates pushed; returns their versions. */
@@ -255,13 +244,11 @@ describe('rollouts with real replicas', () => {
   }, 60_000);
 
   it('a restart in the middle of a rollout resumes it: traffic on the baseline until the candidate is back, then the same step', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'continuum-rollout-restart-'));
-    dirs.push(dataDir);
+    const dataDir = servers.tempDir('continuum-rollout-restart-');
     const first = await withDeployment([family.goodRetrained], dataDir);
     const started = await startRollout(first.server, { ref: first.versions[1], steps: [25, 100], bakeMs: 600_000, analysisIntervalMs: 300 });
     await until('the first step to route', () => deployment(first.server), (d) => d.candidate?.traffic.kind === 'weighted');
-    await first.server.close();
-    servers.splice(servers.indexOf(first.server), 1);
+    await servers.stop(first.server);
 
     const server = await serve(dataDir);
     const resumed = await rollout(server, started.id);
