@@ -386,10 +386,13 @@ export class IngestService {
     const topic = packet.topic;
     const payload = typeof packet.payload === 'string' ? new TextEncoder().encode(packet.payload) : packet.payload;
     const arrivedMs = this.now();
+    // Parsed at most once, however many sources the message feeds.
+    let parsed: Decoded<unknown> | undefined;
+    const json = (): Decoded<unknown> => (parsed ??= parseJsonPayload(payload, DEFAULT_PAYLOAD_LIMITS));
     for (const running of this.sources.values()) {
       const { source } = running;
       if (source.format === 'databus' && isDatabusMetadataTopic(topic) && databusMetadataTopicOf(source.topic) === topic) {
-        this.applyMetadata(running, payload);
+        this.applyMetadata(running, json());
         continue;
       }
       const sparkplugTopic = source.format === 'sparkplug' ? parseSparkplugTopic(topic) : undefined;
@@ -401,7 +404,7 @@ export class IngestService {
       if (source.format === 'sparkplug' && sparkplugTopic?.type !== 'NDATA' && sparkplugTopic?.type !== 'DDATA') continue;
       if (!topicMatches(source.topic, topic) || topic === source.resultTopic || (source.resultTopic === undefined && topic.endsWith('/predictions'))) continue;
       running.counters.received++;
-      const sample = this.sampleOf(running, topic, payload, arrivedMs, sparkplugTopic);
+      const sample = this.sampleOf(running, topic, payload, json, arrivedMs, sparkplugTopic);
       if (!sample.ok) {
         this.count(running, sample.reason);
         continue;
@@ -412,9 +415,9 @@ export class IngestService {
   }
 
   /** The sample a message holds for a source, or why it holds none. */
-  private sampleOf(running: Running, topic: string, payload: Uint8Array, arrivedMs: number, sparkplugTopic: SparkplugTopic | undefined): Decoded<NewSample> {
+  private sampleOf(running: Running, topic: string, payload: Uint8Array, json: () => Decoded<unknown>, arrivedMs: number, sparkplugTopic: SparkplugTopic | undefined): Decoded<NewSample> {
     const { source } = running;
-    const named = this.named(running, topic, payload, sparkplugTopic);
+    const named = this.named(running, topic, payload, json, sparkplugTopic);
     if (!named.ok) return named;
     const values = mappedValues(named.value, source.mapping.fields);
     if (!values.ok) return values;
@@ -423,13 +426,13 @@ export class IngestService {
   }
 
   /** The named values of a message in the source's payload format (Sparkplug when its topic is one). */
-  private named(running: Running, topic: string, payload: Uint8Array, sparkplugTopic: SparkplugTopic | undefined): Decoded<NamedSample> {
+  private named(running: Running, topic: string, payload: Uint8Array, json: () => Decoded<unknown>, sparkplugTopic: SparkplugTopic | undefined): Decoded<NamedSample> {
     const { source } = running;
     if (sparkplugTopic !== undefined) {
       const decoded = decodeSparkplugPayload(payload, DEFAULT_PAYLOAD_LIMITS);
       return decoded.ok ? decodeSparkplugData(running.sparkplug, sparkplugTopic, decoded.value) : decoded;
     }
-    const parsed = parseJsonPayload(payload, DEFAULT_PAYLOAD_LIMITS);
+    const parsed = json();
     if (!parsed.ok) return parsed;
     return source.format === 'json' ? decodeJsonSample(parsed.value, source.mapping) : decodeDatabusData(running.databus, topic, parsed.value, running.source.mapping.labelField);
   }
@@ -476,8 +479,7 @@ export class IngestService {
     else running.unfinished.set(firstId, left);
   }
 
-  private applyMetadata(running: Running, payload: Uint8Array): void {
-    const parsed = parseJsonPayload(payload, DEFAULT_PAYLOAD_LIMITS);
+  private applyMetadata(running: Running, parsed: Decoded<unknown>): void {
     const state = parsed.ok ? applyDatabusMetadata(parsed.value) : parsed;
     if (state.ok) running.databus = state.value;
     else this.count(running, state.reason);
